@@ -1,0 +1,76 @@
+# Every target that needs Python bootstraps .venv from requirements.txt on first use and
+# rebuilds it whenever requirements.txt changes. `make help` lists the targets.
+
+SHELL := bash
+PYTHON_BOOTSTRAP ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+
+DATASET ?=
+EPOCHS ?=
+PRESET ?= default
+CELL ?=
+ARGS ?=
+VIDEO ?=
+MODEL ?= video
+SERVER ?=
+OUT ?=
+PORT ?= 8501
+HOST ?= 127.0.0.1
+PYTEST_ARGS ?=
+
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+# Flags shared by the train targets; empty values are left out so presets apply.
+TRAIN_FLAGS = --preset $(PRESET) $(if $(DATASET),--dataset "$(DATASET)") $(if $(EPOCHS),--epochs $(EPOCHS)) $(ARGS)
+TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
+
+.DEFAULT_GOAL := help
+.PHONY: help venv train-image train-text train-video classify-video serve bench test test-all lint clean
+
+help:  ## list the targets
+	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] ARGS=...):"
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	@echo "installing requirements into $(VENV) (first run takes a minute or two)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location"; test $${PIPESTATUS[0]:-0} -eq 0
+	@cp requirements.txt $(STAMP)
+
+venv: $(STAMP)  ## create or refresh .venv from requirements.txt
+
+train-image: $(STAMP)  ## train, evaluate and export the image CNN
+	$(PY) -m pipelines.image $(TRAIN_FLAGS)
+
+train-text: $(STAMP)  ## train, evaluate and export the GRU/LSTM text classifier
+	$(PY) -m pipelines.text $(TRAIN_FLAGS) $(TEXT_FLAGS)
+
+train-video: $(STAMP)  ## train, evaluate and export the CNN+LSTM video model
+	$(PY) -m pipelines.video $(TRAIN_FLAGS) $(if $(CELL),--cell $(CELL))
+
+classify-video: $(STAMP)  ## label every frame of VIDEO=path (MODEL=video|image, SERVER=url, OUT=dir)
+	@test -n "$(VIDEO)" || { echo "error: give the video file: make classify-video VIDEO=path/to/clip.mp4" >&2; exit 2; }
+	$(PY) -m serving.classify_video "$(VIDEO)" --model $(MODEL) $(if $(SERVER),--server "$(SERVER)") $(if $(OUT),--out "$(OUT)") $(ARGS)
+
+serve: $(STAMP)  ## serve every model under export/ over TF Serving's REST API on PORT
+	$(PY) -m serving.serve --port $(PORT) --host $(HOST) $(ARGS)
+
+bench: $(STAMP)  ## run the benchmarks and print their ratios
+	$(PY) -m bench $(ARGS)
+
+test: $(STAMP)  ## the test suite (slow tests excluded; see test-all)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-all: $(STAMP)  ## the test suite including slow tests
+	$(PY) -m pytest -q --run-slow $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:  ## remove outputs (runs/, export/), keep .venv and generated data
+	rm -rf runs export

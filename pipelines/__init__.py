@@ -1,0 +1,1 @@
+"""Data and orchestration: datasets, and one entry module per pipeline (image, text, video)."""

@@ -1,0 +1,95 @@
+"""Command-line plumbing shared by the pipeline entry modules.
+
+Only entry modules call this (STYLE: only they read argv). Every field of the pipeline's config
+becomes a ``--flag``; ``--set key=value`` overrides any field too. Bad input ends in one line on
+stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import typing
+from collections.abc import Callable, Sequence
+
+# Quiet TensorFlow's C++ start-up chatter before anything imports it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pipelines.errors import UserError  # noqa: E402
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit status 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise UserError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser(prog: str, description: str, config_class: type, presets: Sequence[str]) -> ArgumentParser:
+    parser = ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--preset", default="default", choices=list(presets), help="named config preset")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config field (repeatable), e.g. --set filters=16,32",
+    )
+    parser.add_argument(
+        "--strategy",
+        default="default",
+        choices=["default", "mirrored"],
+        help="tf.distribute strategy; mirrored uses all GPUs, else all logical CPUs",
+    )
+    parser.add_argument(
+        "--logical-cpus",
+        type=int,
+        default=0,
+        help="split the CPU into N logical devices (for trying --strategy mirrored without GPUs)",
+    )
+    parser.add_argument("--runs-dir", default="runs", help="where run folders are written")
+    parser.add_argument("--export-dir", default="export", help="TF Serving model base directory")
+    parser.add_argument("--no-export", action="store_true", help="train and evaluate only")
+    fields = parser.add_argument_group("config fields (each overrides the preset)")
+    hints = typing.get_type_hints(config_class)
+    for field in dataclasses.fields(config_class):
+        doc = field.metadata.get("help", "")
+        type_name = getattr(hints[field.name], "__name__", str(hints[field.name]).replace("typing.", ""))
+        fields.add_argument(
+            "--" + field.name.replace("_", "-"),
+            dest="field__" + field.name,
+            default=None,
+            metavar=type_name.upper(),
+            help=f"{doc} (default: {field.default!r})" if doc else f"default: {field.default!r}",
+        )
+    return parser
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, str]:
+    """Collects the config overrides given as ``--field`` flags and ``--set key=value``."""
+    overrides = {}
+    for item in args.set:
+        if "=" not in item:
+            raise UserError(f"--set expects KEY=VALUE, got '{item}'")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = value.strip()
+    for name, value in vars(args).items():
+        if name.startswith("field__") and value is not None:
+            overrides[name[len("field__") :]] = value
+    return overrides
+
+
+def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Calls ``main`` and turns user errors into one line on stderr and exit status 2."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        return main(argv)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

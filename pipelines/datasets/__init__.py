@@ -1,0 +1,1 @@
+"""Dataset sources: embedded TFDS builders, folders, CSV files and ``tfds:NAME``."""

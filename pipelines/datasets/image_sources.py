@@ -1,0 +1,183 @@
+"""Image classification sources: the embedded shapes, ``tfds:NAME`` and folders of class folders.
+
+Every source yields unbatched ``(image, label)`` pairs, images uint8 (size, size, 3) RGB resized
+with the same anti-aliased bilinear resize that the exported model applies to raw client images,
+so training and serving see identical pixels.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import logging
+import os
+import pathlib
+
+import cv2
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+import tqdm
+
+from pipelines.datasets import (
+    shapes_images,  # noqa: F401  (registers the embedded builder)
+    splits,
+    tfds_source,
+)
+from pipelines.errors import UserError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+EMBEDDED_NAME = "shapes_images"
+_CACHE_LIMIT_BYTES = 3 << 30
+
+
+@dataclasses.dataclass
+class LabeledData:
+    """Unbatched train/validation/test datasets of ``(input, label)`` plus what describes them."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    test: tf.data.Dataset
+    class_names: list[str]
+    sizes: dict[str, int]
+    description: str
+    cache: bool = True
+
+
+def resize_image(image: tf.Tensor, size: int) -> tf.Tensor:
+    """(h, w, c) any dtype → (size, size, 3) uint8 RGB; the resize the exported model also uses."""
+    image = tf.convert_to_tensor(image)
+    channels = tf.shape(image)[-1]
+    image = tf.cond(channels == 1, lambda: tf.image.grayscale_to_rgb(image[..., :1]), lambda: image[..., :3])
+    resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+
+def load(dataset: str, image_size: int, seed: int = 0, max_train_examples: int = 0) -> LabeledData:
+    """Resolves a ``DATASET`` value (empty, ``tfds:NAME`` or a folder) into labelled splits."""
+    if not dataset:
+        data = _from_tfds(EMBEDDED_NAME, image_size)
+    elif dataset.startswith("tfds:"):
+        data = _from_tfds(dataset[len("tfds:") :], image_size)
+    else:
+        path = pathlib.Path(dataset).expanduser()
+        if not path.exists():
+            raise UserError(f"dataset path '{dataset}' does not exist: give a folder of class sub-folders or tfds:NAME")
+        if not path.is_dir():
+            raise UserError(f"dataset '{dataset}' is a file: image datasets are folders with one sub-folder per class")
+        data = _from_folder(path, image_size, seed)
+    if max_train_examples:
+        data.train = data.train.take(max_train_examples)
+        data.sizes["train"] = min(data.sizes["train"], max_train_examples)
+    return data
+
+
+def _from_tfds(name: str, image_size: int) -> LabeledData:
+    builder = tfds_source.prepared_builder(name)
+    features = builder.info.features
+    image_key = next((k for k, f in features.items() if isinstance(f, tfds.features.Image)), None)
+    label_key = next((k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)), None)
+    if image_key is None or label_key is None:
+        raise UserError(
+            f"TFDS dataset '{name}' has no image and class-label features; pick an image classification dataset"
+        )
+    available = set(builder.info.splits)
+    if {"train", "validation", "test"} <= available:
+        split_names = ["train", "validation", "test"]
+    elif {"train", "test"} <= available:
+        split_names = ["train[:90%]", "train[90%:]", "test"]
+    elif "train" in available:
+        split_names = ["train[:80%]", "train[80%:90%]", "train[90%:]"]
+    else:
+        raise UserError(f"TFDS dataset '{name}' has no 'train' split (it has: {', '.join(sorted(available))})")
+
+    def decode(example):
+        return resize_image(example[image_key], image_size), tf.cast(example[label_key], tf.int64)
+
+    datasets = [
+        builder.as_dataset(split=split, shuffle_files=False).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+        for split in split_names
+    ]
+    sizes = {
+        key: builder.info.splits[split].num_examples for key, split in zip(("train", "validation", "test"), split_names)
+    }
+    cache = sum(sizes.values()) * image_size * image_size * 3 < _CACHE_LIMIT_BYTES
+    return LabeledData(
+        *datasets, class_names=list(features[label_key].names), sizes=sizes, description=f"tfds:{name}", cache=cache
+    )
+
+
+def read_image(path: pathlib.Path) -> np.ndarray | None:
+    """Decodes any image OpenCV reads into uint8 RGB, or returns None when it cannot."""
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError:
+        return None
+    if data.size == 0:
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        return None
+    if image.dtype == np.uint16:
+        image = (image / 257).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def list_class_files(
+    root: pathlib.Path, extensions: tuple[str, ...], kind: str
+) -> tuple[list[str], list[pathlib.Path], np.ndarray]:
+    """Lists ``root/<class>/<file>`` with the given extensions; classes sorted by name."""
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise UserError(
+            f"'{root}' has no class sub-folders: put each class's {kind} files in a sub-folder named after it"
+        )
+    class_names, paths, labels = [], [], []
+    for class_dir in class_dirs:
+        files = sorted(
+            p
+            for p in class_dir.rglob("*")
+            if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith(".")
+        )
+        if not files:
+            logging.warning("class folder %s has no %s files (%s); ignored", class_dir, kind, ", ".join(extensions))
+            continue
+        label = len(class_names)
+        class_names.append(class_dir.name)
+        paths.extend(files)
+        labels.extend([label] * len(files))
+    if not paths:
+        raise UserError(f"no {kind} files ({', '.join(extensions)}) found in the class sub-folders of '{root}'")
+    return class_names, paths, np.asarray(labels, np.int64)
+
+
+def _from_folder(root: pathlib.Path, image_size: int, seed: int) -> LabeledData:
+    class_names, paths, labels = list_class_files(root, IMAGE_EXTENSIONS, "image")
+    images = np.zeros((len(paths), image_size, image_size, 3), np.uint8)
+    keep = np.zeros(len(paths), bool)
+    workers = min(8, (os.cpu_count() or 2) * 2)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        decoded = pool.map(read_image, paths)
+        for index, image in enumerate(tqdm.tqdm(decoded, total=len(paths), desc="reading images", unit="img")):
+            if image is not None:
+                images[index] = resize_image(image, image_size).numpy()
+                keep[index] = True
+    skipped = [str(p) for p, ok in zip(paths, keep) if not ok]
+    if skipped:
+        logging.warning(
+            "skipped %d unreadable image file(s) of %d, e.g. %s", len(skipped), len(paths), ", ".join(skipped[:3])
+        )
+    images, labels = images[keep], labels[keep]
+    counts = {name: int((labels == i).sum()) for i, name in enumerate(class_names)}
+    splits.check_classes(class_names, {k: v for k, v in counts.items() if v}, f"'{root}'")
+    parts = splits.stratified_split(labels, seed=seed)
+    datasets = [tf.data.Dataset.from_tensor_slices((images[idx], labels[idx])) for idx in parts]
+    sizes = dict(zip(("train", "validation", "test"), (len(idx) for idx in parts)))
+    logging.info("folder %s: %d images in %d classes, split %s", root, len(labels), len(class_names), sizes)
+    return LabeledData(*datasets, class_names=class_names, sizes=sizes, description=str(root))

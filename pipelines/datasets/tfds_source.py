@@ -1,0 +1,77 @@
+"""Reading datasets through TFDS: the embedded builders and ``tfds:NAME``, failing fast offline."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import socket
+
+import tensorflow_datasets as tfds
+
+from pipelines.errors import UserError
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "tfds"
+
+# tfds.load hosts: the dataset metadata bucket and typical download hosts.
+_PROBE_HOSTS = (("storage.googleapis.com", 443),)
+
+
+def data_dir() -> pathlib.Path:
+    """Where datasets are generated and read: ``$TFDS_DATA_DIR`` or ``<project>/data/tfds``."""
+    return pathlib.Path(os.environ.get("TFDS_DATA_DIR", DEFAULT_DATA_DIR))
+
+
+def _candidate_dirs() -> list[pathlib.Path]:
+    dirs = [data_dir(), pathlib.Path.home() / "tensorflow_datasets"]
+    return list(dict.fromkeys(dirs))
+
+
+def network_reachable(timeout: float = 3.0) -> bool:
+    for host, port in _PROBE_HOSTS:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def prepared_builder(name: str) -> tfds.core.DatasetBuilder:
+    """Returns a prepared builder for ``name`` (``dataset[/config][:version]``).
+
+    Embedded builders are generated on first use. A public dataset that is not prepared in any
+    known data dir is downloaded when the network answers, and otherwise fails within seconds.
+
+    Raises:
+        UserError: unknown name, or not prepared and no network.
+    """
+    builder = None
+    try:
+        for directory in _candidate_dirs():
+            builder = tfds.builder(name, data_dir=str(directory))
+            if builder.is_prepared():
+                return builder
+        builder = tfds.builder(name, data_dir=str(data_dir()))
+    except tfds.core.registered.DatasetNotFoundError:
+        raise UserError(
+            f"unknown TFDS dataset '{name}': check the name in the TFDS catalogue "
+            "(tfds.list_builders()), e.g. DATASET=tfds:mnist"
+        ) from None
+    except ValueError as error:  # e.g. an unknown config name
+        raise UserError(f"TFDS dataset '{name}': {str(error).splitlines()[0]}") from None
+    if not _is_local_builder(builder) and not network_reachable():
+        raise UserError(
+            f"TFDS dataset '{name}' is not prepared under {data_dir()} or ~/tensorflow_datasets "
+            "and the network is unreachable: prepare it on a connected machine "
+            f"(tfds build {name.split(':')[0]}) and copy it there, or set TFDS_DATA_DIR"
+        )
+    logging.info("preparing TFDS dataset %s in %s (once)", name, builder.data_dir)
+    builder.download_and_prepare()
+    return builder
+
+
+def _is_local_builder(builder: tfds.core.DatasetBuilder) -> bool:
+    """True for the project's own generated builders, which need no network."""
+    return type(builder).__module__.startswith("pipelines.")

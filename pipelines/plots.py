@@ -1,0 +1,64 @@
+"""Pictures written next to every run: training curves and the confusion matrix."""
+
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def training_curves(history: dict[str, list[float]], path: pathlib.Path, title: str = "") -> None:
+    """Loss and every other metric per epoch, training against validation."""
+    metrics = [name for name in history if not name.startswith("val_") and name not in ("learning_rate", "lr")]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    for axis, name in zip(axes[0], metrics):
+        epochs = np.arange(1, len(history[name]) + 1)
+        axis.plot(epochs, history[name], marker="o", markersize=3, label="train")
+        if f"val_{name}" in history:
+            axis.plot(epochs, history[f"val_{name}"], marker="o", markersize=3, label="validation")
+        axis.set_xlabel("epoch")
+        axis.set_title(name)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def confusion_matrix(matrix: np.ndarray, class_names: list[str], path: pathlib.Path, title: str = "") -> None:
+    """Row-normalised confusion matrix with counts; rows are true classes."""
+    matrix = np.asarray(matrix)
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    size = max(4.0, 0.55 * len(class_names) + 2)
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(class_names))
+    axis.set_xticks(ticks, class_names, rotation=45, ha="right")
+    axis.set_yticks(ticks, class_names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    if len(class_names) <= 30:
+        for row in range(len(class_names)):
+            for column in range(len(class_names)):
+                if matrix[row, column]:
+                    axis.text(
+                        column,
+                        row,
+                        int(matrix[row, column]),
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if rates[row, column] > 0.5 else "black",
+                    )
+    figure.colorbar(image, ax=axis, fraction=0.046)
+    axis.set_title(title or "confusion matrix (test)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

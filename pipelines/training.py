@@ -1,0 +1,140 @@
+"""Training shared by every pipeline: run folders, ``fit`` with its callbacks, evaluation.
+
+A run writes ``runs/<pipeline>/<timestamp>/``: config.json, history.csv, TensorBoard logs,
+the best weights, metrics.json, training_curves.png and confusion_matrix.png. A killed run
+is resumed by running the same command again: ``BackupAndRestore`` keeps its state under
+``runs/<pipeline>/.backup-<config fingerprint>/`` until the run completes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import pathlib
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pipelines import config as config_lib
+from pipelines import plots
+
+
+def make_run_dir(runs_root: str | pathlib.Path, pipeline: str) -> pathlib.Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = pathlib.Path(runs_root) / pipeline
+    run_dir = base / stamp
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = base / f"{stamp}-{suffix}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def fit(
+    build_model: Callable[[], keras.Model],
+    train: tf.data.Dataset,
+    validation: tf.data.Dataset,
+    config: Any,
+    run_dir: pathlib.Path,
+    strategy: tf.distribute.Strategy,
+    backup_dir: pathlib.Path,
+) -> tuple[keras.Model, dict[str, list[float]], float]:
+    """Builds, compiles and trains a classifier with early stopping and resumable backups.
+
+    ``config`` provides ``epochs``, ``learning_rate`` and ``patience``. The model's output is
+    softmax probabilities over the last axis and labels are integer class ids (one per example
+    or one per frame: the same loss and accuracy work for both).
+
+    Returns:
+        The model with its best validation weights, the history, and seconds spent in ``fit``.
+    """
+    with strategy.scope():
+        model = build_model()
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+    best_path = run_dir / "best.weights.h5"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=max(1, config.patience // 2)),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
+    ]
+    start = time.perf_counter()
+    history = model.fit(
+        train,
+        validation_data=validation,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        verbose=1 if sys.stderr.isatty() else 2,
+    )
+    seconds = time.perf_counter() - start
+    if best_path.exists():
+        model.load_weights(str(best_path))
+    return model, {k: [float(v) for v in values] for k, values in history.history.items()}, seconds
+
+
+def predict_labels(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Runs the model over a batched ``(x, y)`` dataset; returns (probabilities, true labels)."""
+    probabilities, labels = [], []
+    for inputs, targets in dataset:
+        probabilities.append(model(inputs, training=False).numpy())
+        labels.append(targets.numpy())
+    return np.concatenate(probabilities), np.concatenate(labels)
+
+
+def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict[str, Any]:
+    """Accuracy, per-class accuracy and the confusion matrix; any leading axes are flattened."""
+    predicted = probabilities.reshape(-1, probabilities.shape[-1]).argmax(-1)
+    labels = labels.reshape(-1)
+    num_classes = len(class_names)
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    per_class = {
+        name: float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None for i, name in enumerate(class_names)
+    }
+    return {
+        "accuracy": float((predicted == labels).mean()),
+        "num_examples": int(labels.size),
+        "per_class_accuracy": per_class,
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def write_run_outputs(
+    run_dir: pathlib.Path,
+    config: Any,
+    metrics: dict[str, Any],
+    history: dict[str, list[float]],
+    class_names: list[str],
+    title: str,
+) -> None:
+    """Writes metrics.json, training_curves.png and confusion_matrix.png into the run folder."""
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    plots.training_curves(history, run_dir / "training_curves.png", title=title)
+    test = metrics.get("test", metrics)
+    if "confusion_matrix" in test:
+        plots.confusion_matrix(
+            np.asarray(test["confusion_matrix"]),
+            class_names,
+            run_dir / "confusion_matrix.png",
+            title=f"{title}: test accuracy {test['accuracy']:.3f}",
+        )
+    logging.info("run folder: %s", run_dir)
+
+
+def backup_dir_for(runs_root: str | pathlib.Path, pipeline: str, config: Any) -> pathlib.Path:
+    return pathlib.Path(runs_root) / pipeline / f".backup-{config_lib.fingerprint(config)}"

@@ -1,0 +1,1 @@
+"""Export (signatures, TF Serving layout, atomic publish), REST client and server, video classification."""

@@ -1,0 +1,181 @@
+"""Publishing SavedModels in the layout TF Serving reads.
+
+```
+export/models.config        # model_config_list, one entry per model present
+export/<name>/<version>/    # saved_model.pb, variables/, assets/, assets.extra/
+```
+
+A version is written to a hidden sibling (``export/<name>/.tmp-...``, which TF Serving ignores
+because its name is not an integer), completed, then renamed into place: the server never sees
+a half-written version. Versions are positive integers, strictly increasing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+FRESH_CHECK_SCRIPT = pathlib.Path(__file__).with_name("fresh_check.py")
+
+
+def versions(model_dir: pathlib.Path) -> list[int]:
+    """The complete numeric versions under ``export/<name>/``, ascending."""
+    if not model_dir.is_dir():
+        return []
+    found = [int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and (p / "saved_model.pb").exists()]
+    return sorted(found)
+
+
+def latest_version_dir(export_root: str | pathlib.Path, name: str) -> pathlib.Path | None:
+    model_dir = pathlib.Path(export_root) / name
+    found = versions(model_dir)
+    return model_dir / str(found[-1]) if found else None
+
+
+@contextlib.contextmanager
+def _locked(export_root: pathlib.Path) -> Iterator[None]:
+    """Serialises publishers, so two exports never take the same version number."""
+    export_root.mkdir(parents=True, exist_ok=True)
+    with open(export_root / ".publish.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _fsync_tree(root: pathlib.Path) -> None:
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def publish(
+    export_root: str | pathlib.Path,
+    name: str,
+    write: Callable[[pathlib.Path], None],
+    extra_files: dict[str, str] | None = None,
+    warmup_requests: list[tuple[str, dict[str, np.ndarray]]] | None = None,
+) -> pathlib.Path:
+    """Writes a new version of model ``name`` and moves it into place atomically.
+
+    Args:
+        export_root: the TF Serving base directory (``export/``).
+        name: model name (``image``, ``text``, ``video``, ...).
+        write: writes the SavedModel into the directory it is given.
+        extra_files: ``{file name: text}`` written to ``assets.extra/`` (config, class list).
+        warmup_requests: ``[(signature, {input: array})]`` recorded as TF Serving warm-up
+            requests in ``assets.extra/tf_serving_warmup_requests``.
+
+    Returns:
+        The published version directory ``export/<name>/<version>``.
+    """
+    export_root = pathlib.Path(export_root)
+    model_dir = export_root / name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=".tmp-", dir=model_dir))
+    try:
+        write(staging)
+        extra = staging / "assets.extra"
+        extra.mkdir(exist_ok=True)
+        for file_name, text in (extra_files or {}).items():
+            (extra / file_name).write_text(text, encoding="utf-8")
+        if warmup_requests:
+            _write_warmup(staging, warmup_requests)
+        _fsync_tree(staging)
+        with _locked(export_root):
+            existing = [int(p.name) for p in model_dir.iterdir() if p.name.isdigit()]
+            version = max(existing, default=0) + 1
+            target = model_dir / str(version)
+            os.chmod(staging, 0o755)
+            os.rename(staging, target)
+            write_models_config(export_root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logging.info("published %s", target)
+    return target
+
+
+def _write_warmup(staging: pathlib.Path, requests: list) -> None:
+    try:
+        from serving import warmup
+    except ImportError:  # pragma: no cover - the warm-up writer is optional
+        logging.warning("serving.warmup unavailable: no TF Serving warm-up requests written")
+        return
+    warmup.write_warmup_requests(staging, requests)
+
+
+def write_models_config(export_root: str | pathlib.Path) -> pathlib.Path:
+    """Rewrites ``export/models.config`` (TF Serving ``model_config_list``) for the models present."""
+    export_root = pathlib.Path(export_root).resolve()
+    entries = []
+    for model_dir in sorted(p for p in export_root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if versions(model_dir):
+            entries.append(
+                "  config {\n"
+                f"    name: '{model_dir.name}'\n"
+                f"    base_path: '{model_dir}'\n"
+                "    model_platform: 'tensorflow'\n"
+                "    model_version_policy { latest { num_versions: 1 } }\n"
+                "  }\n"
+            )
+    text = "model_config_list {\n" + "".join(entries) + "}\n"
+    path = export_root / "models.config"
+    with tempfile.NamedTemporaryFile("w", dir=export_root, delete=False, prefix=".models.config.") as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+    return path
+
+
+def check_in_fresh_process(
+    version_dir: pathlib.Path,
+    cases: list[dict[str, Any]],
+) -> dict[str, float]:
+    """Reloads the export in a new Python process that imports only TensorFlow and NumPy.
+
+    Args:
+        version_dir: the published SavedModel.
+        cases: ``{"signature": str, "inputs": {name: array}, "expected": {name: array},
+            "atol": float}``; string outputs are compared exactly.
+
+    Returns:
+        ``{signature: max absolute difference}``.
+
+    Raises:
+        RuntimeError: when the reloaded model disagrees with the live one or cannot be called.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        arrays, plan = {}, []
+        for index, case in enumerate(cases):
+            for key, value in case["inputs"].items():
+                arrays[f"{index}/in/{key}"] = np.asarray(value)
+            for key, value in case["expected"].items():
+                arrays[f"{index}/out/{key}"] = np.asarray(value)
+            plan.append({"signature": case["signature"], "atol": case.get("atol", 1e-5)})
+        np.savez(pathlib.Path(scratch) / "cases.npz", **arrays)
+        (pathlib.Path(scratch) / "plan.json").write_text(json.dumps(plan))
+        result = subprocess.run(
+            [sys.executable, "-I", str(FRESH_CHECK_SCRIPT), str(version_dir), scratch],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            timeout=600,
+        )
+    report_line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    if result.returncode != 0 or not report_line.startswith("{"):
+        raise RuntimeError(f"fresh-process check of {version_dir} failed: {report_line or result.stderr[-2000:]}")
+    return json.loads(report_line)
