@@ -40,12 +40,12 @@ import threading
 import time
 from collections.abc import Sequence
 
+import cv2
+import numpy as np
+
 from pipelines import cli  # sets TF_CPP_MIN_LOG_LEVEL before TensorFlow is imported
 from pipelines.errors import UserError
 from serving import video_reader
-
-import cv2  # noqa: E402  (after video_reader silenced FFmpeg's logging)
-import numpy as np  # noqa: E402
 
 TIMELINE_MAX_POINTS = 4096
 MAX_PRINTED_SEGMENTS = 40

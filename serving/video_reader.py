@@ -33,16 +33,16 @@ import queue
 import threading
 from collections.abc import Iterator
 
+import cv2
+import numpy as np
+
+from pipelines.errors import UserError
+
 # FFmpeg and OpenCV print to the C-level stderr (e.g. "moov atom not found" for a file that is not a
-# video). The command line promises one line of stderr for bad input, so both are silenced before
-# cv2 is imported; the reader reports problems itself.
+# video). The command line promises one line of stderr for bad input, so both are silenced; OpenCV
+# reads these when it opens a capture, so setting them after the import is enough.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
-from pipelines.errors import UserError  # noqa: E402
 
 # Originals held per batch when annotating: large frames (1080p is 6 MB each) get smaller batches,
 # so memory stays near this bound whatever the resolution.
@@ -182,7 +182,7 @@ class VideoReader:
         capture = cv2.VideoCapture(self.info.path)
         try:
             fps = self.info.fps or 25.0
-            index, last_time = 0, -1.0
+            index = 0
             while not self._stop.is_set():
                 times, pixels, originals = [], [], []
                 for _ in range(self.batch_size):
@@ -191,9 +191,8 @@ class VideoReader:
                         break
                     time_s = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
                     # Some backends report no timestamps (0 for every frame): fall back to index / fps.
-                    if not np.isfinite(time_s) or (index > 0 and time_s <= last_time and time_s == 0.0):
+                    if not np.isfinite(time_s) or (index > 0 and time_s == 0.0):
                         time_s = index / fps
-                    last_time = time_s
                     times.append(time_s)
                     pixels.append(resize_frame(frame, self.image_size))
                     if self.keep_originals:
