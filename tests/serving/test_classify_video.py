@@ -1,0 +1,176 @@
+"""classify-video end to end on generated clips and stub exports (serving/stub_export.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from serving import classify_video, frame_classifiers, stub_export, video_reader
+from tests.conftest import run_module
+
+IMAGE_SIZE = 16
+
+
+def write_clip(path, num_frames=30, width=65, height=49, fps=12.0, fourcc="mp4v", grayscale=False):
+    """A square moving left to right on a dark background (odd size on purpose)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height), not grayscale)
+    assert writer.isOpened()
+    for index in range(num_frames):
+        frame = np.full((height, width, 3), 30, np.uint8)
+        left = int(index * (width - 12) / max(num_frames - 1, 1))
+        cv2.rectangle(frame, (left, height // 3), (left + 11, height // 3 + 11), (40, 200, 240), -1)
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if grayscale else frame)
+    writer.release()
+    return path
+
+
+def count_frames(path) -> tuple[int, float, int, int]:
+    capture = cv2.VideoCapture(str(path))
+    fps, width, height = capture.get(cv2.CAP_PROP_FPS), capture.get(3), capture.get(4)
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    return count, fps, int(width), int(height)
+
+
+@pytest.fixture(scope="module")
+def export_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("classify_export")
+    stub_export.export_stub(root, "video", image_size=IMAGE_SIZE)
+    stub_export.export_stub(root, "image", image_size=IMAGE_SIZE)
+    return root
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("clips") / "moving square.mp4")
+
+
+def read_rows(out):
+    with open(out / "frames.csv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_video_model_writes_every_output(export_root, clip, tmp_path):
+    out = tmp_path / "out"
+    result = run_module(
+        "serving.classify_video", str(clip), "--model", "video", "--export-dir", str(export_root),
+        "--out", str(out), "--batch-size", "7",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    decoded, fps, width, height = count_frames(clip)
+    rows = read_rows(out)
+    assert [int(row["frame"]) for row in rows] == list(range(decoded))
+    assert list(rows[0])[:4] == ["frame", "time_s", "label", "score"]
+    assert list(rows[0])[4:] == list(stub_export.DEFAULT_CLASS_NAMES)
+    times = [float(row["time_s"]) for row in rows]
+    assert times == sorted(times) and times[1] == pytest.approx(1 / fps, abs=1e-3)
+    for row in rows:
+        probabilities = [float(row[name]) for name in stub_export.DEFAULT_CLASS_NAMES]
+        assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
+        assert float(row["score"]) == pytest.approx(max(probabilities), abs=1e-6)
+    annotated_frames, annotated_fps, annotated_width, annotated_height = count_frames(out / "annotated.mp4")
+    assert annotated_frames == decoded and annotated_fps == pytest.approx(fps)
+    assert (annotated_width, annotated_height) == (width + width % 2, height + height % 2)
+    assert (out / "timeline.png").stat().st_size > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["video"] == {
+        "path": str(clip.resolve()),
+        "codec": "FMP4",
+        "width": width,
+        "height": height,
+        "fps": pytest.approx(fps),
+        "frames": decoded,
+        "frames_in_header": decoded,
+        "complete": True,
+    }
+    assert summary["model"]["name"] == "video" and summary["model"]["version"] == 1
+    assert summary["model"]["path"] == str((export_root / "video" / "1").resolve())
+    assert summary["frames_per_second"] > 0
+    segments = summary["segments"]
+    assert segments[0]["first_frame"] == 0 and segments[-1]["last_frame"] == decoded - 1
+    assert sum(s["last_frame"] - s["first_frame"] + 1 for s in segments) == decoded
+    assert "label segment(s)" in result.stdout
+
+
+def test_stream_across_batches_equals_one_whole_clip_call(export_root, clip):
+    classifier = frame_classifiers.LocalClassifier("video", export_root)
+    reader = video_reader.VideoReader(clip, classifier.image_size, batch_size=4)
+    chunks = list(reader)
+    streamed = np.concatenate([classifier(chunk.pixels) for chunk in chunks])
+    pixels = np.concatenate([chunk.pixels for chunk in chunks])  # (time, 16, 16, 3)
+    assert pixels.shape[1:] == (IMAGE_SIZE, IMAGE_SIZE, 3) and pixels.dtype == np.uint8
+    whole = classifier._model.signatures["serving_default"](frames=pixels[np.newaxis])["probabilities"]
+    np.testing.assert_allclose(streamed, whole.numpy()[0], atol=1e-5)
+    classifier.reset()
+    np.testing.assert_allclose(classifier(pixels[:4]), streamed[:4], atol=1e-6)
+
+
+def test_image_model_on_truncated_grayscale_avi(export_root, tmp_path):
+    full = write_clip(tmp_path / "full.avi", num_frames=60, fourcc="XVID", grayscale=True)
+    data = full.read_bytes()
+    truncated = tmp_path / "cut.avi"
+    truncated.write_bytes(data[: len(data) * 7 // 10])  # the AVI index is at the end: cut it off
+    decoded = count_frames(truncated)[0]
+    assert 0 < decoded < 60
+    out = tmp_path / "out"
+    result = run_module(
+        "serving.classify_video", str(truncated), "--model", "image", "--export-dir", str(export_root),
+        "--out", str(out), "--no-annotate", "--smooth", "3",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "warning:" in result.stderr and "Traceback" not in result.stderr
+    assert len(read_rows(out)) == decoded
+    assert not (out / "annotated.mp4").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["video"]["complete"] is False and summary["video"]["frames"] == decoded
+    assert summary["model"]["name"] == "image" and summary["smooth"] == 3
+
+
+@pytest.mark.parametrize("case", ["missing", "text", "empty", "directory", "no_model"])
+def test_bad_input_exits_2_with_one_line(case, tmp_path, clip):
+    video, export_dir = tmp_path / "clip.mp4", tmp_path / "export"
+    if case == "text":
+        video.write_text("not a video\n" * 100)
+    elif case == "empty":
+        video.write_bytes(b"")
+    elif case == "directory":
+        video = tmp_path
+    elif case == "no_model":
+        video = clip
+    result = run_module(
+        "serving.classify_video", str(video), "--export-dir", str(export_dir), "--out", str(tmp_path / "o"), timeout=60
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+
+
+def test_reader_handles_grayscale_odd_sizes_and_large_frames(tmp_path):
+    clip = write_clip(tmp_path / "gray.avi", num_frames=9, width=1921, height=1081, fourcc="XVID", grayscale=True)
+    reader = video_reader.VideoReader(clip, 16, batch_size=4, keep_originals=True)
+    chunks = list(reader)
+    assert [chunk.start for chunk in chunks] == [0, 4, 8]
+    assert sum(len(chunk.pixels) for chunk in chunks) == reader.frames_read == 9
+    assert chunks[0].pixels.shape == (4, 16, 16, 3) and chunks[0].originals[0].shape[2] == 3
+    assert reader.warning is None
+
+
+def test_timeline_stays_bounded_and_segments_cover_every_frame():
+    timeline = classify_video.Timeline(num_classes=2, max_points=8)
+    for start in range(0, 1000, 10):
+        timeline.add(np.arange(start, start + 10) / 10.0, np.tile([[0.25, 0.75]], (10, 1)))
+    assert len(timeline.times) < 16 and timeline.stride > 1
+    np.testing.assert_allclose(timeline.values[0], [0.25, 0.75])
+    segments = classify_video.Segments()
+    segments.add(0, ["a", "a", "b"], np.arange(3.0))
+    segments.add(3, ["b", "a"], np.arange(3.0, 5.0))
+    assert [(s["label"], s["first_frame"], s["last_frame"]) for s in segments.items] == [
+        ("a", 0, 1),
+        ("b", 2, 3),
+        ("a", 4, 4),
+    ]
