@@ -1,0 +1,87 @@
+"""Recurrent text classifier on raw strings: TextVectorization → Embedding → GRU/LSTM/SimpleRNN → softmax.
+
+The tokenizer is the model's first layer, so the exported model takes UTF-8 strings as they are
+(CONTRACT: preprocessing inside the graph). Word mode splits on whitespace; character mode splits
+into Unicode characters, which is what Chinese and Japanese text needs (no spaces between words).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import layers
+
+CELLS = ("gru", "lstm", "simple_rnn")
+TOKENIZE_MODES = ("auto", "word", "character")
+# CJK ideographs, kana and hangul: scripts written without spaces between words.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def choose_tokenize(texts: Sequence[str], mode: str = "auto", cjk_share: float = 0.2) -> str:
+    """Resolves ``auto`` to ``character`` when at least ``cjk_share`` of the texts contain CJK, else ``word``."""
+    if mode != "auto":
+        return mode
+    sample = list(texts[:5000])
+    with_cjk = sum(1 for text in sample if _CJK.search(text))
+    return "character" if sample and with_cjk >= cjk_share * len(sample) else "word"
+
+
+def make_vectorizer(tokenize: str, max_tokens: int | None = None, vocabulary: Sequence[str] | None = None):
+    """The string → token-id layer; adapt it on training text, or give the ``vocabulary`` it learned.
+
+    Ids: 0 is padding (masked), 1 is out-of-vocabulary. Word mode lowercases and strips ASCII
+    punctuation; character mode only lowercases (every character, punctuation included, is a token).
+    """
+    if tokenize not in ("word", "character"):
+        raise ValueError(f"tokenize must be word or character, got '{tokenize}'")
+    return layers.TextVectorization(
+        max_tokens=max_tokens,
+        standardize="lower_and_strip_punctuation" if tokenize == "word" else "lower",
+        split="whitespace" if tokenize == "word" else "character",
+        output_mode="int",
+        vocabulary=list(vocabulary) if vocabulary is not None else None,
+        name="vectorizer",
+    )
+
+
+def recurrent_layer(cell: str, units: int, return_sequences: bool, use_cudnn: Any, name: str) -> layers.Layer:
+    """One recurrent layer; GRU/LSTM keep the defaults that the fused (cuDNN) kernel requires."""
+    if cell == "gru":  # tanh/sigmoid, no recurrent_dropout, reset_after=True: cuDNN-compatible
+        return layers.GRU(units, return_sequences=return_sequences, reset_after=True, use_cudnn=use_cudnn, name=name)
+    if cell == "lstm":
+        return layers.LSTM(units, return_sequences=return_sequences, use_cudnn=use_cudnn, name=name)
+    if cell == "simple_rnn":
+        return layers.SimpleRNN(units, return_sequences=return_sequences, name=name)
+    raise ValueError(f"unknown cell '{cell}'; choose one of {', '.join(CELLS)}")
+
+
+def build_text_classifier(config: Any, vocabulary: Sequence[str], num_classes: int, use_cudnn: Any = "auto"):
+    """Builds the classifier.
+
+    Args:
+        config: provides ``tokenize`` (word or character, already resolved), ``cell``, ``units``
+            (one entry per recurrent layer), ``bidirectional``, ``embedding_dim``, ``max_length``
+            and ``dropout``.
+        vocabulary: the adapted vectorizer's vocabulary (``get_vocabulary()``: padding, OOV, tokens).
+        num_classes: size of the softmax.
+        use_cudnn: passed to GRU/LSTM; ``False`` for a graph that runs on CPU-only servers.
+
+    Returns:
+        A functional model: ``text`` string (batch,) → probabilities float32 (batch, num_classes).
+    """
+    text = keras.Input(shape=(), dtype="string", name="text")
+    token_ids = make_vectorizer(config.tokenize, vocabulary=vocabulary)(text)  # (batch, longest in batch)
+    # One padding column so that a batch of empty strings still has one (masked) time step, then
+    # truncate: a 100k-character input costs max_length steps, not 100k.
+    token_ids = keras.ops.pad(token_ids, [[0, 0], [0, 1]])[:, : config.max_length]
+    x = layers.Embedding(len(vocabulary), config.embedding_dim, mask_zero=True, name="embedding")(token_ids)
+    for index, units in enumerate(config.units):
+        last = index == len(config.units) - 1
+        rnn = recurrent_layer(config.cell, units, not last, use_cudnn, f"{config.cell}_{index}")
+        x = layers.Bidirectional(rnn, name=f"bidirectional_{index}")(x) if config.bidirectional else rnn(x)
+    x = layers.Dropout(config.dropout, name="dropout")(x)
+    probabilities = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(text, probabilities, name=f"text_{config.cell}")
