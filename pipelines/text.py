@@ -1,0 +1,216 @@
+"""Text RNN pipeline: raw strings → TextVectorization → GRU/LSTM/SimpleRNN → export for TF Serving.
+
+make train-text                       # embedded Chinese sentences (distance 40), GRU; see README for time/accuracy
+make train-text CELL=lstm             # the same with an LSTM
+make train-text PRESET=tiny           # seconds; smoke test
+make train-text DATASET=reviews.csv TEXT_COLUMN=review LABEL_COLUMN=label
+make train-text DATASET=path/to/folder_of_class_folders_of_txt
+make train-text DATASET=tfds:imdb_reviews
+python -m pipelines.text --help
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from pipelines import cli
+from pipelines.errors import UserError
+
+CELLS = ("gru", "lstm", "simple_rnn")
+
+
+@dataclasses.dataclass(frozen=True)
+class TextConfig:
+    """Every setting of the text pipeline (presets below; override with --field or --set)."""
+
+    dataset: str = dataclasses.field(
+        default="", metadata={"help": "'' (embedded Chinese sentences), tfds:NAME, a CSV/TSV file or a folder"}
+    )
+    distance: int = dataclasses.field(
+        default=40, metadata={"help": "embedded dataset only: distractor characters (5, 10, 20, 40, 80 or 160)"}
+    )
+    text_column: str = dataclasses.field(default="text", metadata={"help": "CSV/TSV column holding the text"})
+    label_column: str = dataclasses.field(default="label", metadata={"help": "CSV/TSV column holding the label"})
+    tokenize: str = dataclasses.field(
+        default="auto", metadata={"help": "word, character, or auto (character when the text is CJK)"}
+    )
+    max_tokens: int = dataclasses.field(default=20000, metadata={"help": "vocabulary size, padding and OOV included"})
+    max_length: int = dataclasses.field(default=200, metadata={"help": "tokens kept per text (the rest is cut)"})
+    cell: str = dataclasses.field(default="gru", metadata={"help": "gru, lstm or simple_rnn"})
+    units: tuple[int, ...] = dataclasses.field(
+        default=(64,), metadata={"help": "units per recurrent layer, e.g. 64,64"}
+    )
+    bidirectional: bool = dataclasses.field(default=False, metadata={"help": "read the text both ways"})
+    embedding_dim: int = 64
+    dropout: float = 0.3
+    epochs: int = 12
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    patience: int = dataclasses.field(default=3, metadata={"help": "early-stopping patience in epochs"})
+    max_train_examples: int = dataclasses.field(default=0, metadata={"help": "cap on training examples; 0 = all"})
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.cell not in CELLS:
+            raise UserError(f"cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
+        if self.tokenize not in ("auto", "word", "character"):
+            raise UserError(f"tokenize must be auto, word or character, got '{self.tokenize}'")
+        if not self.units or any(u <= 0 for u in self.units):
+            raise UserError("units must be a comma-separated list of positive integers, e.g. 64 or 64,64")
+        if self.max_tokens < 3 or self.max_length < 1 or self.embedding_dim < 1:
+            raise UserError("max_tokens must be at least 3; max_length and embedding_dim positive")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise UserError("epochs and batch_size must be positive")
+        if not 0 <= self.dropout < 1:
+            raise UserError("dropout must be in [0, 1)")
+
+
+PRESETS = {
+    "default": TextConfig(),
+    # A run of seconds for smoke tests: a small GRU, 3000 sentences at distance 5, three epochs.
+    "tiny": TextConfig(
+        distance=5,
+        units=(32,),
+        embedding_dim=32,
+        max_tokens=2000,
+        max_length=80,
+        epochs=3,
+        batch_size=32,
+        learning_rate=1e-2,
+        max_train_examples=3000,
+        patience=2,
+    ),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = cli.build_parser("python -m pipelines.text", __doc__.splitlines()[0], TextConfig, PRESETS)
+    args = parser.parse_args(argv)
+    from pipelines import config as config_lib
+    from pipelines import runtime
+
+    config = config_lib.resolve(PRESETS, args.preset, cli.overrides_from(args))
+    strategy = runtime.make_strategy(args.strategy, args.logical_cpus)
+    return train_and_export(config, args.runs_dir, args.export_dir, export_model=not args.no_export, strategy=strategy)
+
+
+def adapt_vocabulary(texts, tokenize: str, max_tokens: int) -> list[str]:
+    """The vectorizer's vocabulary learned from the training texts only."""
+    import tensorflow as tf
+
+    from models import text_rnn
+
+    vectorizer = text_rnn.make_vectorizer(tokenize, max_tokens)
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string)).batch(1024))
+    return [str(token) for token in vectorizer.get_vocabulary()]
+
+
+def train_and_export(
+    config: TextConfig, runs_dir: str, export_dir: str, export_model: bool = True, strategy=None
+) -> int:
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from models import text_rnn
+    from pipelines import baselines, training
+    from pipelines import config as config_lib
+    from pipelines.datasets import pipeline, text_sources
+
+    keras.utils.set_random_seed(config.seed)
+    strategy = strategy or tf.distribute.get_strategy()
+    data = text_sources.load(
+        config.dataset,
+        config.text_column,
+        config.label_column,
+        config.seed,
+        config.max_train_examples,
+        config.distance,
+    )
+    # Resolve "auto" once, from the training text, and keep the resolved value in the saved config.
+    config = dataclasses.replace(config, tokenize=text_rnn.choose_tokenize(data.texts["train"], config.tokenize))
+    run_dir = training.make_run_dir(runs_dir, "text")
+    config_lib.save(config, run_dir / "config.json")
+    logging.info("data: %s, classes %s, sizes %s", data.description, data.class_names, data.sizes)
+
+    vocabulary = adapt_vocabulary(data.texts["train"], config.tokenize, config.max_tokens)
+    logging.info("%s vocabulary: %d tokens", config.tokenize, len(vocabulary))
+    num_classes = len(data.class_names)
+    batch = dict(batch_size=config.batch_size, seed=config.seed)
+    train = pipeline.batched(data.dataset("train"), training=True, **batch)
+    validation = pipeline.batched(data.dataset("validation"), training=False, **batch)
+    test = pipeline.batched(data.dataset("test"), training=False, **batch)
+
+    model, history, fit_seconds = training.fit(
+        lambda: text_rnn.build_text_classifier(config, vocabulary, num_classes),
+        train,
+        validation,
+        config,
+        run_dir,
+        strategy,
+        training.backup_dir_for(runs_dir, "text", config),
+    )
+    probabilities, labels = training.predict_labels(model, test)
+    epochs_run = len(history.get("loss", []))
+    metrics = {
+        "test": training.classification_metrics(probabilities, labels, data.class_names),
+        "fit_seconds": round(fit_seconds, 1),
+        "epochs_run": epochs_run,
+        "seconds_per_epoch": round(fit_seconds / max(1, epochs_run), 2),
+        "parameters": int(model.count_params()),
+        "vocabulary_size": len(vocabulary),
+        "tokenize": config.tokenize,
+        "dataset": data.description,
+        "sizes": data.sizes,
+        "skipped": data.skipped,
+        "class_names": data.class_names,
+    }
+    metrics["baseline"] = baselines.tfidf_logistic_regression(
+        data.texts["train"],
+        data.labels["train"],
+        data.texts["validation"],
+        data.labels["validation"],
+        data.texts["test"],
+        data.labels["test"],
+        character=config.tokenize == "character",
+        seed=config.seed,
+    )
+    if export_model:
+        from serving import text_export
+
+        servable = text_export.cpu_servable(
+            model, lambda: text_rnn.build_text_classifier(config, vocabulary, num_classes, use_cudnn=False)
+        )
+        test_texts = data.texts["test"]
+        samples = [str(t) for t in test_texts[np.linspace(0, len(test_texts) - 1, min(8, len(test_texts))).astype(int)]]
+        version_dir, differences = text_export.export_text_model(
+            servable, data.class_names, config_lib.to_dict(config), export_dir, samples
+        )
+        metrics["export"] = {"path": str(version_dir), "reload_max_difference": differences}
+    training.write_run_outputs(run_dir, config, metrics, history, data.class_names, f"text {config.cell}")
+    print(
+        json.dumps(
+            {
+                "test_accuracy": round(metrics["test"]["accuracy"], 4),
+                "baseline_accuracy": round(metrics["baseline"]["accuracy"], 4),
+                "fit_seconds": metrics["fit_seconds"],
+                "run_dir": str(run_dir),
+                "export": metrics.get("export", {}).get("path"),
+            },
+            ensure_ascii=False,
+        )
+    )
+    print(
+        f"test accuracy {metrics['test']['accuracy']:.4f} (baseline {metrics['baseline']['name']}: "
+        f"{metrics['baseline']['accuracy']:.4f}); run folder {run_dir}"
+        + (f"; exported to {metrics['export']['path']}" if export_model else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))
