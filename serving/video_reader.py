@@ -6,13 +6,14 @@
         ...
     reader.frames_read, reader.warning  # what was really decoded; set when the file broke off early
 
-OpenCV (FFmpeg) decodes in a background thread that fills a bounded queue, so decoding overlaps
-inference and memory stays constant for any length of video. Each frame is resized once, straight
-from the decoded BGR frame, with ``cv2.INTER_AREA`` (a box filter: anti-aliased like the models'
-``Resizing(antialias=True)`` but about 10x cheaper than TensorFlow's resize on a 640x360 frame; on
-real frames the two differ by about 1.3 grey levels on average). The model's own resize layer then
-sees frames already at its size, where it is the identity. Channels are swapped to RGB after the
-resize (cheaper on the small frame). Grayscale or odd-sized frames and 1080p+ all go the same way.
+OpenCV (FFmpeg) decodes in a background thread that fills a bounded queue (a second thread resizes),
+so decoding overlaps resizing and inference, and memory stays constant for any length of video. Each
+frame is resized once, straight from the decoded BGR frame, with ``cv2.INTER_AREA`` (a box filter:
+anti-aliased like the models' ``Resizing(antialias=True)`` but about 10x cheaper than TensorFlow's
+resize on a 640x360 frame; on real frames the two differ by about 1.3 grey levels on average). The
+model's own resize layer then sees frames already at its size, where it is the identity. Channels
+are swapped to RGB after the resize (cheaper on the small frame). Grayscale or odd-sized frames and
+1080p+ all go the same way.
 
 What real files do, and what the reader does about it:
 
@@ -26,6 +27,7 @@ What real files do, and what the reader does about it:
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import os
 import pathlib
@@ -44,9 +46,9 @@ from pipelines.errors import UserError
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
-# Originals held per batch when annotating: large frames (1080p is 6 MB each) get smaller batches,
-# so memory stays near this bound whatever the resolution.
-ORIGINAL_BYTES_PER_BATCH = 64 << 20
+# Decoded full-size frames per batch: large frames (1080p is 6 MB each) get smaller batches, so
+# memory stays near a few times this bound whatever the resolution.
+FRAME_BYTES_PER_BATCH = 64 << 20
 _END = object()
 
 
@@ -137,7 +139,7 @@ class VideoReader:
         path: the video file.
         image_size: side of the square frames the model takes (frames are stretched, as the
             model's resize layer does); None keeps the decoded size (all frames must match).
-        batch_size: frames per chunk (smaller for large frames when ``keep_originals``).
+        batch_size: frames per chunk (fewer for frames so large that a chunk would pass 64 MB).
         keep_originals: also deliver the full-size BGR frames (for the annotated video).
         queue_chunks: chunks decoded ahead of the consumer.
 
@@ -159,9 +161,7 @@ class VideoReader:
         self.image_size = image_size
         self.keep_originals = keep_originals
         frame_bytes = self.info.width * self.info.height * 3
-        self.batch_size = (
-            max(1, min(batch_size, ORIGINAL_BYTES_PER_BATCH // frame_bytes)) if keep_originals else batch_size
-        )
+        self.batch_size = max(1, min(batch_size, FRAME_BYTES_PER_BATCH // frame_bytes))
         self.frames_read = 0
         self.warning: str | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=queue_chunks)
@@ -178,13 +178,24 @@ class VideoReader:
                 continue
         return False
 
+    def _prepare(self, start: int, times: list[float], frames: list[np.ndarray]) -> Chunk:
+        return Chunk(
+            start=start,
+            times_s=np.asarray(times, np.float64),
+            pixels=np.stack([resize_frame(frame, self.image_size) for frame in frames]),
+            originals=frames if self.keep_originals else None,
+        )
+
     def _decode(self) -> None:
+        # Decoding (this thread) and resizing (one worker) overlap: both release the GIL, so chunk
+        # k is resized while chunk k + 1 is decoded. The queue holds futures of chunks, in order.
         capture = cv2.VideoCapture(self.info.path)
+        resizer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="video-resize")
         try:
             fps = self.info.fps or 25.0
             index = 0
             while not self._stop.is_set():
-                times, pixels, originals = [], [], []
+                times, frames = [], []
                 for _ in range(self.batch_size):
                     ok, frame = capture.read()
                     if not ok or frame is None:
@@ -194,19 +205,11 @@ class VideoReader:
                     if not np.isfinite(time_s) or (index > 0 and time_s == 0.0):
                         time_s = index / fps
                     times.append(time_s)
-                    pixels.append(resize_frame(frame, self.image_size))
-                    if self.keep_originals:
-                        originals.append(frame)
+                    frames.append(frame)
                     index += 1
                 if not times:
                     break
-                chunk = Chunk(
-                    start=index - len(times),
-                    times_s=np.asarray(times, np.float64),
-                    pixels=np.stack(pixels),
-                    originals=originals if self.keep_originals else None,
-                )
-                if not self._put(chunk):
+                if not self._put(resizer.submit(self._prepare, index - len(times), times, frames)):
                     return
                 if len(times) < self.batch_size:
                     break
@@ -222,6 +225,7 @@ class VideoReader:
             self._put(error)
         finally:
             capture.release()
+            resizer.shutdown(wait=False)
 
     def __iter__(self) -> Iterator[Chunk]:
         self._thread = threading.Thread(target=self._decode, name="video-decode", daemon=True)
@@ -233,7 +237,7 @@ class VideoReader:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                yield item.result()
         finally:
             self.close()
 
