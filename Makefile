@@ -28,7 +28,7 @@ TRAIN_FLAGS = --preset $(PRESET) $(if $(DATASET),--dataset "$(DATASET)") $(if $(
 TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
 
 .DEFAULT_GOAL := help
-.PHONY: help venv train-image train-text train-video classify-video serve bench test test-all lint clean
+.PHONY: help venv train-image train-text compare-rnn train-video classify-video serve bench test test-all lint clean
 
 help:  ## list the targets
 	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] ARGS=...):"
@@ -48,6 +48,9 @@ train-image: $(STAMP)  ## train, evaluate and export the image CNN
 
 train-text: $(STAMP)  ## train, evaluate and export the GRU/LSTM text classifier
 	$(PY) -m pipelines.text $(TRAIN_FLAGS) $(TEXT_FLAGS)
+
+compare-rnn: $(STAMP)  ## SimpleRNN vs LSTM vs GRU accuracy over distance (table + plot in runs/compare_rnn/)
+	$(PY) -m pipelines.compare_rnn --preset $(PRESET) $(if $(EPOCHS),--epochs $(EPOCHS)) $(ARGS)
 
 train-video: $(STAMP)  ## train, evaluate and export the CNN+LSTM video model
 	$(PY) -m pipelines.video $(TRAIN_FLAGS) $(if $(CELL),--cell $(CELL))

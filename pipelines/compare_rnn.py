@@ -1,0 +1,184 @@
+"""SimpleRNN vs LSTM vs GRU: test accuracy against the distance a model must remember.
+
+make compare-rnn                          # cells x distances 5,20,40,80 on the embedded dataset
+make compare-rnn PRESET=tiny              # seconds; smoke test
+python -m pipelines.compare_rnn --distances 5,40,160 --epochs 10
+
+Every cell gets the same budget (width, embedding, epochs, learning rate, training sentences) on
+``chinese_reference/distance_<d>``: training sentences mix 0..d distractor characters, test
+sentences have exactly d, so test accuracy is memory at distance d. Writes results.csv,
+results.md and accuracy_vs_distance.png to ``runs/compare_rnn/<timestamp>/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import sys
+from collections.abc import Sequence
+
+from pipelines import cli
+from pipelines.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareConfig:
+    """The shared budget of the comparison (presets below; override with --field or --set)."""
+
+    cells: tuple[str, ...] = dataclasses.field(default=("simple_rnn", "lstm", "gru"), metadata={"help": "cells"})
+    distances: tuple[int, ...] = dataclasses.field(
+        default=(5, 20, 40, 80), metadata={"help": "embedded dataset distances, from 5,10,20,40,80,160"}
+    )
+    units: int = dataclasses.field(default=64, metadata={"help": "recurrent units, the same for every cell"})
+    embedding_dim: int = 32
+    epochs: int = 8
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    max_train_examples: int = dataclasses.field(default=4000, metadata={"help": "training sentences per run"})
+    seed: int = 0
+
+    def validate(self) -> None:
+        from models import text_rnn
+        from pipelines.datasets import chinese_reference
+
+        unknown = [cell for cell in self.cells if cell not in text_rnn.CELLS]
+        if not self.cells or unknown:
+            raise UserError(f"cells must be among {', '.join(text_rnn.CELLS)}")
+        bad = [d for d in self.distances if d not in chinese_reference.DISTANCES]
+        if not self.distances or bad:
+            raise UserError(f"distances must be among {', '.join(map(str, chinese_reference.DISTANCES))}")
+        if self.units < 1 or self.epochs < 1 or self.batch_size < 1 or self.max_train_examples < 8:
+            raise UserError("units, epochs, batch_size must be positive and max_train_examples at least 8")
+
+
+PRESETS = {
+    "default": CompareConfig(),
+    # Seconds: two short distances, one epoch, narrow cells.
+    "tiny": CompareConfig(distances=(5, 10), units=8, embedding_dim=8, epochs=1, max_train_examples=300),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = cli.build_parser("python -m pipelines.compare_rnn", __doc__.splitlines()[0], CompareConfig, PRESETS)
+    args = parser.parse_args(argv)
+    from pipelines import config as config_lib
+
+    config = config_lib.resolve(PRESETS, args.preset, cli.overrides_from(args))
+    compare(config, args.runs_dir)
+    return 0
+
+
+def compare(config: CompareConfig, runs_dir: str) -> list[dict]:
+    """Trains every cell at every distance; writes and returns one result row per (cell, distance)."""
+    import tensorflow as tf
+
+    from models import text_rnn
+    from pipelines import config as config_lib
+    from pipelines import text, training
+    from pipelines.datasets import pipeline, text_sources
+
+    run_dir = training.make_run_dir(runs_dir, "compare_rnn")
+    config_lib.save(config, run_dir / "config.json")
+    rows = []
+    for distance in config.distances:
+        data = text_sources.load("", seed=config.seed, max_train_examples=config.max_train_examples, distance=distance)
+        vocabulary = text.adapt_vocabulary(data.texts["train"], "character", 1000)
+        batch = dict(batch_size=config.batch_size, seed=config.seed)
+        train = pipeline.batched(data.dataset("train"), training=True, **batch)
+        validation = pipeline.batched(data.dataset("validation"), training=False, **batch)
+        test = pipeline.batched(data.dataset("test"), training=False, **batch)
+        for cell in config.cells:
+            model_config = text.TextConfig(
+                tokenize="character",
+                cell=cell,
+                units=(config.units,),
+                embedding_dim=config.embedding_dim,
+                max_length=400,
+                dropout=0.0,
+                epochs=config.epochs,
+                batch_size=config.batch_size,
+                learning_rate=config.learning_rate,
+                patience=config.epochs,  # the same number of epochs for every cell: no early stop
+                seed=config.seed,
+            )
+            tf.keras.utils.set_random_seed(config.seed)
+            sub_dir = run_dir / f"{cell}-distance_{distance}"
+            sub_dir.mkdir()
+            model, history, seconds = training.fit(
+                functools.partial(text_rnn.build_text_classifier, model_config, vocabulary, len(data.class_names)),
+                train,
+                validation,
+                model_config,
+                sub_dir,
+                tf.distribute.get_strategy(),
+                sub_dir / ".backup",
+            )
+            probabilities, labels = training.predict_labels(model, test)
+            accuracy = training.classification_metrics(probabilities, labels, data.class_names)["accuracy"]
+            recurrent_parameters = sum(
+                int(layer.count_params()) for layer in model.layers if layer.name.startswith(cell)
+            )
+            rows.append(
+                {
+                    "cell": cell,
+                    "distance": distance,
+                    "test_accuracy": round(accuracy, 4),
+                    "parameters": int(model.count_params()),
+                    "recurrent_parameters": recurrent_parameters,
+                    "seconds_per_epoch": round(seconds / max(1, len(history["loss"])), 2),
+                    "epochs": len(history["loss"]),
+                }
+            )
+            logging.info("compare: %s", rows[-1])
+    write_outputs(rows, config, run_dir, len(data.class_names))
+    return rows
+
+
+def write_outputs(rows: list[dict], config: CompareConfig, run_dir, num_classes: int) -> None:
+    """results.csv (one row per cell and distance), results.md (one row per cell) and the plot."""
+    import csv
+
+    from pipelines import plots
+
+    with open(run_dir / "results.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    distances = list(config.distances)
+    header = ["cell", "parameters", "recurrent parameters", "seconds/epoch"] + [f"acc @ d={d}" for d in distances]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    by_cell = {cell: [row for row in rows if row["cell"] == cell] for cell in config.cells}
+    for cell, cell_rows in by_cell.items():
+        seconds = sum(row["seconds_per_epoch"] for row in cell_rows) / len(cell_rows)
+        accuracies = {row["distance"]: row["test_accuracy"] for row in cell_rows}
+        values = [
+            cell,
+            f"{cell_rows[0]['parameters']:,}",
+            f"{cell_rows[0]['recurrent_parameters']:,}",
+            f"{seconds:.1f}",
+        ]
+        lines.append("| " + " | ".join(values + [f"{accuracies[d]:.3f}" for d in distances]) + " |")
+    notes = [
+        "",
+        f"Same budget per cell: {config.units} units, embedding {config.embedding_dim}, {config.epochs} epochs, "
+        f"{config.max_train_examples} training sentences, Adam {config.learning_rate:g}; "
+        f"chance = {1 / num_classes:.2f}. "
+        "Seconds/epoch include validation and are averaged over distances (longer distances cost more).",
+    ]
+    if "gru" in by_cell and "lstm" in by_cell:
+        ratio = by_cell["gru"][0]["recurrent_parameters"] / by_cell["lstm"][0]["recurrent_parameters"]
+        notes.append(f"GRU/LSTM recurrent parameters: {ratio:.2f}.")
+    markdown = "\n".join(lines + notes) + "\n"
+    (run_dir / "results.md").write_text(markdown, encoding="utf-8")
+    plots.accuracy_vs_distance(
+        {cell: [(row["distance"], row["test_accuracy"]) for row in cell_rows] for cell, cell_rows in by_cell.items()},
+        1 / num_classes,
+        run_dir / "accuracy_vs_distance.png",
+    )
+    print(markdown)
+    print(f"results in {run_dir}")
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))

@@ -1,0 +1,67 @@
+"""models.text_rnn: shapes and dtypes, tokenisation, parameter counts, a fit step, loss going down."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import text_rnn
+
+VOCABULARY = ["", "[UNK]", "我", "的", "狗", "猫", "很", "聪", "明", "它", "a", " "]
+
+
+def test_choose_tokenize_picks_characters_for_chinese():
+    assert text_rnn.choose_tokenize(["我的狗很聪明", "它可以帮我拿报纸"]) == "character"
+    assert text_rnn.choose_tokenize(["this is bad", "a fine film"]) == "word"
+    assert text_rnn.choose_tokenize(["this is bad"], "character") == "character"
+
+
+def test_character_vectorizer_splits_chinese_into_characters():
+    vectorizer = text_rnn.make_vectorizer("character")
+    vectorizer.adapt(["我的狗很聪明", "我的猫"])
+    vocabulary = vectorizer.get_vocabulary()
+    assert {"我", "的", "狗", "猫", "聪", "明"} <= set(vocabulary)
+    ids = vectorizer(tf.constant(["我的狗", "鱼"])).numpy()
+    assert ids.shape == (2, 3)
+    assert [vocabulary[i] for i in ids[0]] == ["我", "的", "狗"]
+    assert ids[1].tolist() == [1, 0, 0]  # out of vocabulary, then padding
+
+
+def test_word_vectorizer_splits_on_spaces():
+    vectorizer = text_rnn.make_vectorizer("word")
+    vectorizer.adapt(["This is bad.", "this is good"])
+    assert vectorizer(tf.constant(["this is good"])).shape == (1, 3)
+
+
+@pytest.mark.parametrize("cell", text_rnn.CELLS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_shapes_and_dtypes(tiny_config, cell, bidirectional):
+    tiny_config.cell, tiny_config.bidirectional = cell, bidirectional
+    model = text_rnn.build_text_classifier(tiny_config, VOCABULARY, 3)
+    assert model.inputs[0].dtype == "string" and model.inputs[0].name == "text"
+    # Chinese, English, empty and a string far beyond max_length.
+    probabilities = model(tf.constant(["我的狗很聪明", "this is bad", "", "狗" * 100_000]))
+    assert probabilities.shape == (4, 3) and probabilities.dtype == tf.float32
+    np.testing.assert_allclose(probabilities.numpy().sum(-1), 1.0, rtol=1e-5)
+    assert model(tf.constant([""])).shape == (1, 3)  # a batch of nothing but empty strings
+
+
+def test_gru_has_about_three_quarters_of_lstm_parameters(tiny_config):
+    counts = {}
+    for cell in ("gru", "lstm"):
+        tiny_config.cell, tiny_config.units = cell, (64,)
+        model = text_rnn.build_text_classifier(tiny_config, VOCABULARY, 4)
+        counts[cell] = model.get_layer(f"{cell}_0").count_params()
+    assert 0.7 < counts["gru"] / counts["lstm"] < 0.8
+
+
+def test_loss_goes_down_on_a_tiny_batch(tiny_config):
+    texts = tf.constant(["我的狗很聪明", "我的猫很聪明", "狗很聪明", "猫很聪明"])
+    labels = np.array([0, 1, 0, 1])
+    model = text_rnn.build_text_classifier(tiny_config, VOCABULARY, 2)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss=keras.losses.SparseCategoricalCrossentropy())
+    dataset = tf.data.Dataset.from_tensor_slices((texts, labels)).batch(4)
+    history = model.fit(dataset, epochs=15, verbose=0).history["loss"]
+    assert history[-1] < 0.5 * history[0]
