@@ -62,3 +62,24 @@ def confusion_matrix(matrix: np.ndarray, class_names: list[str], path: pathlib.P
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def accuracy_vs_distance(
+    series: dict[str, list[tuple[int, float]]], chance: float, path: pathlib.Path, title: str = ""
+) -> None:
+    """Test accuracy against dependency distance, one line per model, with the chance level."""
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    for name, points in series.items():
+        distances, accuracies = zip(*sorted(points))
+        axis.plot(distances, accuracies, marker="o", label=name)
+    axis.axhline(chance, color="grey", linestyle="--", linewidth=1, label="chance")
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("distance (distractor characters between the pet and "it")")
+    axis.set_ylabel("test accuracy")
+    axis.set_ylim(0, 1.02)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    axis.set_title(title or "memory across distance: SimpleRNN vs LSTM vs GRU")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
