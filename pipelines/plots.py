@@ -74,7 +74,7 @@ def accuracy_vs_distance(
         axis.plot(distances, accuracies, marker="o", label=name)
     axis.axhline(chance, color="grey", linestyle="--", linewidth=1, label="chance")
     axis.set_xscale("log", base=2)
-    axis.set_xlabel("distance (distractor characters between the pet and "it")")
+    axis.set_xlabel("distance (distractor characters between the pet and 'it')")
     axis.set_ylabel("test accuracy")
     axis.set_ylim(0, 1.02)
     axis.grid(alpha=0.3)
