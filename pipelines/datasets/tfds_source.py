@@ -75,3 +75,15 @@ def prepared_builder(name: str) -> tfds.core.DatasetBuilder:
 def _is_local_builder(builder: tfds.core.DatasetBuilder) -> bool:
     """True for the project's own generated builders, which need no network."""
     return type(builder).__module__.startswith("pipelines.")
+
+
+def three_way_splits(builder: tfds.core.DatasetBuilder, name: str) -> list[str]:
+    """TFDS split names for (train, validation, test), carving the missing ones out of ``train``."""
+    available = set(builder.info.splits)
+    if {"train", "validation", "test"} <= available:
+        return ["train", "validation", "test"]
+    if {"train", "test"} <= available:
+        return ["train[:90%]", "train[90%:]", "test"]
+    if "train" in available:
+        return ["train[:80%]", "train[80%:90%]", "train[90%:]"]
+    raise UserError(f"TFDS dataset '{name}' has no 'train' split (it has: {', '.join(sorted(available))})")
