@@ -1,0 +1,185 @@
+"""The video model: a CNN encodes every frame, an LSTM or GRU carries context across frames.
+
+```
+frames uint8 (batch, time, h, w, 3), any h and w
+  → FramePreprocess: resize to (size, size), standardise each frame     (batch * time, size, size, 3)
+  → cnn encoder, every frame alone (a time-distributed encoder)          (batch * time, features)
+  → SplitTime                                                            (batch, time, features)
+  → TemporalDifference: [features_t, features_t - features_t-1]          (batch, time, 2 * features)
+  → LSTM / GRU, return_sequences (unidirectional: causal)                (batch, time, units)
+  → Dense softmax                                                        (batch, time, classes)
+```
+
+Output at frame t depends on frames 0..t only. The feature difference (optional, on by default)
+hands the recurrent layer the change since the previous frame, which it could learn to compute
+itself but only after many more epochs; the CNN still sees one frame at a time.
+
+The encoder runs once on all frames folded into the batch axis rather than through
+``layers.TimeDistributed``: same result, one convolution call instead of a loop over time, and
+Keras 3.15's ``TimeDistributed`` mixes up the batch and time axes when both are unknown at trace
+time (as in an export signature). :func:`build_stream_model` reuses the same layers
+with the recurrent state as explicit inputs and outputs (``state_0``, ``state_1`` ...), so a long
+video can be fed chunk by chunk with the same result as in one call (the last state carries the
+previous frame's features for the difference). The recurrent layers keep
+the fused-kernel conditions (default activations, no recurrent dropout, ``reset_after=True``).
+:func:`build_frame_baseline` is the same CNN without recurrence: it sees one frame at a time.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from models import cnn
+
+CELLS = ("lstm", "gru")
+
+
+@keras.saving.register_keras_serializable(package="video")
+class FramePreprocess(layers.Layer):
+    """uint8 frames (batch, time, h, w, 3) of any size → float32 (batch * time, size, size, 3).
+
+    Resizing is anti-aliased bilinear (as the data sources resize); standardising each frame
+    (zero mean, unit variance over its pixels) keeps it causal and makes brightness irrelevant.
+    """
+
+    def __init__(self, size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def call(self, frames):
+        shape = keras.ops.shape(frames)
+        images = keras.ops.reshape(keras.ops.cast(frames, "float32"), (-1, shape[2], shape[3], shape[4]))
+        images = keras.ops.image.resize(images, (self.size, self.size), antialias=True)
+        mean = keras.ops.mean(images, axis=(1, 2, 3), keepdims=True)
+        std = keras.ops.std(images, axis=(1, 2, 3), keepdims=True)
+        return (images - mean) / keras.ops.maximum(std, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.size, self.size, 3)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+@keras.saving.register_keras_serializable(package="video")
+class SplitTime(layers.Layer):
+    """Unfolds per-frame features (batch * time, features) into (batch, time, features)."""
+
+    def call(self, features, frames):
+        shape = keras.ops.shape(frames)
+        return keras.ops.reshape(features, (shape[0], shape[1], features.shape[-1]))
+
+    def compute_output_shape(self, features_shape, frames_shape):
+        return (frames_shape[0], frames_shape[1], features_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="video")
+class TemporalDifference(layers.Layer):
+    """(batch, time, F) → (batch, time, 2F): each frame's features and their change since the
+    previous frame; before the first frame come ``previous`` (batch, F) features, zeros by default."""
+
+    def call(self, features, previous=None):
+        if previous is None:
+            previous = keras.ops.zeros_like(features[:, 0])
+        shifted = keras.ops.concatenate([keras.ops.expand_dims(previous, 1), features[:, :-1]], axis=1)
+        return keras.ops.concatenate([features, features - shifted], axis=-1)
+
+    def compute_output_shape(self, features_shape, previous_shape=None):
+        return (*features_shape[:-1], 2 * features_shape[-1])
+
+
+def num_states(cell: str) -> int:
+    """Recurrent state tensors per layer: LSTM has h and c, GRU has h."""
+    return 2 if cell == "lstm" else 1
+
+
+def state_sizes(config) -> dict[str, int]:
+    """The stream signature's state tensors, ``{name: size}`` in order: the recurrent layer's
+    (``state_0`` = h, ``state_1`` = c for LSTM), then the previous frame's features if used."""
+    sizes = {f"state_{index}": config.units for index in range(num_states(config.cell))}
+    if getattr(config, "feature_difference", False):
+        sizes[f"state_{len(sizes)}"] = config.dense_units
+    return sizes
+
+
+def _encoder(config) -> keras.Model:
+    return cnn.build_cnn_encoder(
+        config.frame_size,
+        tuple(config.filters),
+        config.convs_per_block,
+        config.dense_units,
+        config.dropout,
+        head="flatten",  # keeps where the shape is: motion direction needs it
+        pooling="max",
+        name="frame_encoder",
+    )
+
+
+def _recurrent_layer(config, use_cudnn: bool | str):
+    common = dict(return_sequences=True, return_state=True, use_cudnn=use_cudnn, name="recurrent")
+    if config.cell == "lstm":
+        return layers.LSTM(config.units, **common)
+    if config.cell == "gru":
+        return layers.GRU(config.units, reset_after=True, **common)
+    raise ValueError(f"cell must be one of {', '.join(CELLS)}, got '{config.cell}'")
+
+
+def build_video_cnn_rnn(config, num_classes: int, use_cudnn: bool | str = "auto") -> keras.Model:
+    """Builds the CNN + LSTM/GRU per-frame classifier.
+
+    Args:
+        config: an object with ``frame_size``, ``filters``, ``convs_per_block``, ``dense_units``,
+            ``dropout``, ``cell`` and ``units`` (``pipelines.video.VideoConfig``).
+        num_classes: number of output classes.
+        use_cudnn: passed to the recurrent layer; ``False`` for exports (no cuDNN ops).
+
+    Returns:
+        ``frames`` uint8 (batch, time, h, w, 3) → probabilities (batch, time, classes).
+    """
+    frames = keras.Input(shape=(None, None, None, 3), dtype="uint8", name="frames")
+    x = FramePreprocess(config.frame_size, name="preprocess")(frames)
+    x = SplitTime(name="split_time")(_encoder(config)(x), frames)  # (batch, time, features)
+    if getattr(config, "feature_difference", False):
+        x = TemporalDifference(name="temporal_difference")(x)  # (batch, time, 2 * features)
+    sequence, *_ = _recurrent_layer(config, use_cudnn)(x)  # (batch, time, units)
+    sequence = layers.Dropout(config.dropout, name="head_dropout")(sequence)
+    probabilities = layers.Dense(num_classes, activation="softmax", name="probabilities")(sequence)
+    return keras.Model(frames, probabilities, name=f"video_cnn_{config.cell}")
+
+
+def build_stream_model(model: keras.Model, config) -> keras.Model:
+    """The same layers (shared weights) with the recurrent state as inputs and outputs.
+
+    Returns:
+        A model ``{frames, state_0, ...} → {probabilities, state_0, ...}``; states are float32
+        (batch, size) as :func:`state_sizes` lists them, zeros at the start of a video.
+    """
+    frames = keras.Input(shape=(None, None, None, 3), dtype="uint8", name="frames")
+    states = [keras.Input(shape=(size,), dtype="float32", name=name) for name, size in state_sizes(config).items()]
+    x = model.get_layer("preprocess")(frames)
+    x = model.get_layer("split_time")(model.get_layer("frame_encoder")(x), frames)
+    recurrent_states = states[: num_states(config.cell)]
+    new_states = []
+    if getattr(config, "feature_difference", False):
+        features = x
+        x = model.get_layer("temporal_difference")(features, states[-1])
+    sequence, *new_states = model.get_layer("recurrent")(x, initial_state=recurrent_states)
+    if getattr(config, "feature_difference", False):
+        new_states.append(features[:, -1])
+    sequence = model.get_layer("head_dropout")(sequence)
+    probabilities = model.get_layer("probabilities")(sequence)
+    outputs = {"probabilities": probabilities}
+    outputs.update({f"state_{index}": state for index, state in enumerate(new_states)})
+    inputs = {"frames": frames, **{f"state_{index}": state for index, state in enumerate(states)}}
+    return keras.Model(inputs, outputs, name=f"{model.name}_stream")
+
+
+def build_frame_baseline(config, num_classes: int) -> keras.Model:
+    """The same preprocessing and CNN with no recurrence: each frame is classified alone."""
+    frames = keras.Input(shape=(None, None, None, 3), dtype="uint8", name="frames")
+    x = FramePreprocess(config.frame_size, name="preprocess")(frames)
+    x = SplitTime(name="split_time")(_encoder(config)(x), frames)
+    x = layers.Dropout(config.dropout, name="head_dropout")(x)
+    probabilities = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(frames, probabilities, name="frame_cnn_baseline")
