@@ -150,7 +150,9 @@ def check_in_fresh_process(
     Args:
         version_dir: the published SavedModel.
         cases: ``{"signature": str, "inputs": {name: array}, "expected": {name: array},
-            "atol": float}``; string outputs are compared exactly.
+            "atol": float}``; string outputs are compared exactly. An optional ``"chain": [name]``
+            feeds those inputs from the previous case's outputs of the same name (a recurrent
+            state carried from chunk to chunk).
 
     Returns:
         ``{signature: max absolute difference}``.
@@ -165,7 +167,9 @@ def check_in_fresh_process(
                 arrays[f"{index}/in/{key}"] = np.asarray(value)
             for key, value in case["expected"].items():
                 arrays[f"{index}/out/{key}"] = np.asarray(value)
-            plan.append({"signature": case["signature"], "atol": case.get("atol", 1e-5)})
+            plan.append(
+                {"signature": case["signature"], "atol": case.get("atol", 1e-5), "chain": case.get("chain", [])}
+            )
         np.savez(pathlib.Path(scratch) / "cases.npz", **arrays)
         (pathlib.Path(scratch) / "plan.json").write_text(json.dumps(plan))
         result = subprocess.run(
