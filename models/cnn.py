@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from models import standardization
+
 
 def build_cnn_encoder(
     image_size: int,
@@ -25,7 +27,8 @@ def build_cnn_encoder(
     """Builds the frame/image encoder.
 
     Args:
-        image_size: input height and width; inputs are float32 in [0, 1], (batch, size, size, 3).
+        image_size: input height and width; inputs are float32 standardised images
+            (batch, size, size, 3) (see ``PerImageStandardization``).
         filters: output channels of each conv block; each block halves the resolution.
         convs_per_block: 3x3 convolutions (with batch norm and ReLU) per block.
         dense_units: size of the feature vector; 0 returns the pooled feature map itself.
@@ -73,8 +76,8 @@ def build_cnn_encoder(
 def build_image_classifier(config, num_classes: int) -> keras.Model:
     """The image CNN: uint8 RGB images of any size → class probabilities.
 
-    Resizing (anti-aliased bilinear, as the datasets use) and scaling to [0, 1] are layers of
-    the model, so the exported graph takes raw pixels.
+    Resizing (anti-aliased bilinear, as the datasets use) and per-image standardisation are
+    layers of the model, so the exported graph takes raw pixels.
 
     Args:
         config: an object with ``image_size``, ``filters``, ``convs_per_block``, ``dense_units``,
@@ -83,7 +86,7 @@ def build_image_classifier(config, num_classes: int) -> keras.Model:
     """
     images = keras.Input(shape=(None, None, 3), dtype="uint8", name="images")
     x = layers.Resizing(config.image_size, config.image_size, antialias=True, name="resize")(images)
-    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    x = standardization.PerImageStandardization(name="standardize")(x)
     encoder = build_cnn_encoder(
         config.image_size,
         tuple(config.filters),

@@ -69,6 +69,7 @@ def publish(
     write: Callable[[pathlib.Path], None],
     extra_files: dict[str, str] | None = None,
     warmup_requests: list[tuple[str, dict[str, np.ndarray]]] | None = None,
+    check: Callable[[pathlib.Path], Any] | None = None,
 ) -> pathlib.Path:
     """Writes a new version of model ``name`` and moves it into place atomically.
 
@@ -79,6 +80,8 @@ def publish(
         extra_files: ``{file name: text}`` written to ``assets.extra/`` (config, class list).
         warmup_requests: ``[(signature, {input: array})]`` recorded as TF Serving warm-up
             requests in ``assets.extra/tf_serving_warmup_requests``.
+        check: called with the complete staging directory before it is moved into place
+            (e.g. :func:`check_in_fresh_process`); if it raises, nothing is published.
 
     Returns:
         The published version directory ``export/<name>/<version>``.
@@ -95,6 +98,8 @@ def publish(
             (extra / file_name).write_text(text, encoding="utf-8")
         if warmup_requests:
             _write_warmup(staging, warmup_requests)
+        if check is not None:
+            check(staging)
         _fsync_tree(staging)
         with _locked(export_root):
             existing = [int(p.name) for p in model_dir.iterdir() if p.name.isdigit()]

@@ -68,6 +68,22 @@ def export_image_model(
         "serving_default": endpoints["serving_default"](tf.constant(sample_images)),
         "encoded": endpoints["encoded"](tf.constant(png_bytes)),
     }
+    cases = [
+        {
+            "signature": "serving_default",
+            "inputs": {"images": sample_images},
+            "expected": {k: v.numpy() for k, v in live["serving_default"].items()},
+            "atol": 1e-5,
+        },
+        # PNG is lossless and the samples are already at model size: identical pixels.
+        {
+            "signature": "encoded",
+            "inputs": {"image_bytes": png_bytes},
+            "expected": {k: v.numpy() for k, v in live["encoded"].items()},
+            "atol": 1e-5,
+        },
+    ]
+    differences = {}
     version_dir = export.publish(
         export_root,
         "image",
@@ -80,23 +96,7 @@ def export_image_model(
             ("serving_default", {"images": sample_images[:2]}),
             ("encoded", {"image_bytes": png_bytes[:2]}),
         ],
-    )
-    differences = export.check_in_fresh_process(
-        version_dir,
-        [
-            {
-                "signature": "serving_default",
-                "inputs": {"images": sample_images},
-                "expected": {k: v.numpy() for k, v in live["serving_default"].items()},
-                "atol": 1e-5,
-            },
-            # PNG is lossless and the samples are already at model size: identical pixels.
-            {
-                "signature": "encoded",
-                "inputs": {"image_bytes": png_bytes},
-                "expected": {k: v.numpy() for k, v in live["encoded"].items()},
-                "atol": 1e-5,
-            },
-        ],
+        # Reloaded in a fresh process before it is published: a bad export never goes live.
+        check=lambda staging: differences.update(export.check_in_fresh_process(staging, cases)),
     )
     return version_dir, differences

@@ -81,15 +81,7 @@ def _from_tfds(name: str, image_size: int) -> LabeledData:
         raise UserError(
             f"TFDS dataset '{name}' has no image and class-label features; pick an image classification dataset"
         )
-    available = set(builder.info.splits)
-    if {"train", "validation", "test"} <= available:
-        split_names = ["train", "validation", "test"]
-    elif {"train", "test"} <= available:
-        split_names = ["train[:90%]", "train[90%:]", "test"]
-    elif "train" in available:
-        split_names = ["train[:80%]", "train[80%:90%]", "train[90%:]"]
-    else:
-        raise UserError(f"TFDS dataset '{name}' has no 'train' split (it has: {', '.join(sorted(available))})")
+    split_names = tfds_source.three_way_splits(builder, name)
 
     def decode(example):
         return resize_image(example[image_key], image_size), tf.cast(example[label_key], tf.int64)
