@@ -1,0 +1,281 @@
+"""REST serving cost: ``python -m bench rest`` (or ``python -m bench.rest``).
+
+Starts the development server (``python -m serving.server --port 0``, loopback only) over the latest
+``export/video`` and ``export/image`` when present (``--export-dir``), else over tiny untrained stubs
+with the same signatures (``serving.stub_export``, 64x64); the first rows say which. Then, one client
+sending one request after another (as ``classify-video --server`` does), each measurement running
+for ``--seconds`` (default 2 s) after one untimed call:
+
+- video ``stream`` with raw uint8 frames (``frames`` + ``state_0``/``state_1``, the state carried
+  from one request to the next), ``--chunk`` frames (default 32, classify-video's batch) per request;
+- video with JPEG frames (``{"b64": ...}``): through a stream signature taking ``frame_bytes`` if the
+  export has one, else the ``encoded`` signature (same frame count per request, no state);
+- image ``serving_default`` (raw uint8 ``images``) and ``encoded`` (JPEG ``image_bytes``), ``--chunk``
+  images per request.
+
+Each through REST (``serving.client.Client``, JSON encode + HTTP + server decode + run + JSON back)
+and in-process (the same signature's concrete function from ``tf.saved_model.load``, same inputs):
+requests/s, frames/s, the ratio REST / in-process, and request bytes per frame for each encoding.
+Frames are the first ``--chunk`` frames of ../shared/data/videos/slow_traffic_small.mp4 when present
+(else a generated clip), resized to the model's input size as classify-video does; JPEG is OpenCV's
+at quality 95 (classify-video's setting), encoded once before timing (its own rate is a row of its
+own). Run time: about 30 s plus server start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import cv2
+import numpy as np
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_VIDEO = PROJECT_ROOT.parent / "shared" / "data" / "videos" / "slow_traffic_small.mp4"
+JPEG_QUALITY = 95  # frame_classifiers.RestClassifier's
+BENCH = "rest"
+
+
+def start_server(export_root: pathlib.Path, log_path: pathlib.Path) -> tuple[subprocess.Popen, str]:
+    """``python -m serving.server`` on 127.0.0.1 and a free port; returns the process and its URL."""
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "serving.server", "--export-root", str(export_root), "--port", "0"]
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=environment, stdout=subprocess.PIPE, stderr=log, text=True
+    )
+    log.close()
+    found: list[str] = []
+
+    def read_first_line() -> None:
+        for line in process.stdout:
+            match = re.search(r"http://[\d.]+:\d+", line)
+            if match:
+                found.append(match.group(0))
+                return
+
+    reader = threading.Thread(target=read_first_line, daemon=True)
+    reader.start()
+    reader.join(timeout=180)
+    if not found:
+        stop_server(process)
+        raise RuntimeError(f"the development server did not start: {log_path.read_text()[-1500:]}")
+    return process, found[0]
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def read_frames(path: pathlib.Path, num_frames: int, image_size: int) -> np.ndarray:
+    """The first ``num_frames`` frames, RGB uint8 ``(n, size, size, 3)``, resized as classify-video does."""
+    from serving import video_reader
+
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < num_frames:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(video_reader.resize_frame(frame, image_size))
+    capture.release()
+    if not frames:
+        raise RuntimeError(f"no frames decoded from {path}")
+    while len(frames) < num_frames:  # a short clip: loop it
+        frames.append(frames[len(frames) % max(len(frames), 1)])
+    return np.stack(frames)
+
+
+def encode_jpeg(pixels: np.ndarray) -> np.ndarray:
+    """RGB frames → JPEG bytes (object array), as ``RestClassifier`` sends them."""
+    encoded = [
+        cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1].tobytes()
+        for frame in pixels
+    ]
+    array = np.empty(len(encoded), dtype=object)
+    array[:] = encoded
+    return array
+
+
+def request_bytes(signature_name: str, inputs: dict) -> int:
+    """Size of the JSON body ``Client.predict`` sends for these inputs (columnar)."""
+    from serving import client
+
+    body = {"signature_name": signature_name, "inputs": {name: client._to_json_value(v) for name, v in inputs.items()}}
+    return len(json.dumps(body, separators=(",", ":")).encode("utf-8"))
+
+
+def timed(call, seconds: float, max_calls: int = 100_000) -> float:
+    """Calls per second of ``call()`` over about ``seconds`` (one untimed call first)."""
+    call()
+    count, started = 0, time.perf_counter()
+    while count < max_calls:
+        call()
+        count += 1
+        if time.perf_counter() - started >= seconds:
+            break
+    return count / (time.perf_counter() - started)
+
+
+def stream_state(signature, frame_input: str) -> dict[str, np.ndarray]:
+    """Zero state for every input of ``signature`` other than ``frame_input`` (batch 1)."""
+    _, specs = signature.structured_input_signature
+    return {
+        name: np.zeros([1, spec.shape[-1]], spec.dtype.as_numpy_dtype)
+        for name, spec in specs.items()
+        if name != frame_input
+    }
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(prog="python -m bench.rest")
+    parser.add_argument("--export-dir", default=str(PROJECT_ROOT / "export"))
+    parser.add_argument("--chunk", type=int, default=32, help="frames (images) per request")
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    args = parser.parse_args(argv)
+    if args.chunk < 1 or args.seconds <= 0:
+        parser.error("--chunk must be >= 1 and --seconds > 0")
+
+    import tensorflow as tf
+
+    from bench.classify_video import generate_video, prepare_models
+    from serving import client as rest_client
+    from serving import export, frame_classifiers
+
+    rows = []
+
+    def row(metric, value, unit, ratio=None, baseline=""):
+        rows.append(
+            {"bench": BENCH, "metric": metric, "value": value, "unit": unit, "ratio": ratio, "baseline": baseline}
+        )
+
+    with tempfile.TemporaryDirectory(prefix="bench-rest-") as scratch:
+        scratch = pathlib.Path(scratch)
+        export_root, kinds = prepare_models(pathlib.Path(args.export_dir), scratch)
+        for name, kind in kinds.items():
+            row(f"model {name}", kind, "")
+        video = SHARED_VIDEO if SHARED_VIDEO.exists() else generate_video(scratch / "clip.mp4", args.chunk)
+        row("frames from", video.name, "")
+        process, url = start_server(export_root, scratch / "server.log")
+        try:
+            client = rest_client.Client(url, timeout=60, retries=0)
+            row("server", f"dev server {url}", "")
+            for model_name in ("video", "image"):
+                version_dir = export.latest_version_dir(export_root, model_name)
+                loaded = tf.saved_model.load(str(version_dir))
+                image_size = frame_classifiers.image_size_from_config(version_dir) or 64
+                pixels = read_frames(video, args.chunk, image_size)  # (chunk, size, size, 3)
+                jpeg = encode_jpeg(pixels)
+                if model_name == "video":
+                    jpeg_rate = timed(lambda pixels=pixels: encode_jpeg(pixels), args.seconds / 2) * len(pixels)
+                    row(
+                        f"JPEG encode q{JPEG_QUALITY}, {image_size}x{image_size} (client side, not in the rows below)",
+                        jpeg_rate,
+                        "frames/s",
+                    )
+                cases = (
+                    video_cases(loaded, pixels, jpeg) if model_name == "video" else image_cases(loaded, pixels, jpeg)
+                )
+                raw_bytes = None
+                for label, signature_name, inputs, frame_input in cases:
+                    what = f"{model_name} {label}, {args.chunk} x {image_size}x{image_size}/request"
+                    rest_rate, local_rate = measure(
+                        client, loaded, model_name, signature_name, inputs, frame_input, args
+                    )
+                    row(f"{what}: REST", rest_rate, "requests/s")
+                    row(f"{what}: REST", rest_rate * args.chunk, "frames/s", rest_rate / local_rate, "in-process")
+                    row(f"{what}: in-process", local_rate * args.chunk, "frames/s")
+                    size = request_bytes(signature_name, inputs) / args.chunk
+                    raw_bytes = raw_bytes or size
+                    ratio = None if size == raw_bytes else size / raw_bytes
+                    row(f"{what}: request body", size, "bytes/frame", ratio, "raw uint8" if ratio else "")
+        finally:
+            stop_server(process)
+    return rows
+
+
+def video_cases(loaded, pixels: np.ndarray, jpeg: np.ndarray) -> list[tuple]:
+    """(label, signature, inputs, frame input name) for the video model: raw stream, then JPEG."""
+    stream = loaded.signatures["stream"]
+    cases = [
+        ("stream, raw uint8", "stream", {"frames": pixels[np.newaxis], **stream_state(stream, "frames")}, "frames")
+    ]
+    jpeg_stream = next(
+        (
+            name
+            for name, signature in loaded.signatures.items()
+            if "frame_bytes" in signature.structured_input_signature[1]
+            and len(signature.structured_input_signature[1]) > 1
+        ),
+        None,
+    )
+    if jpeg_stream:
+        state = stream_state(loaded.signatures[jpeg_stream], "frame_bytes")
+        cases.append(
+            (f"{jpeg_stream}, JPEG b64", jpeg_stream, {"frame_bytes": jpeg[np.newaxis], **state}, "frame_bytes")
+        )
+    else:  # the contract's stream takes raw frames only: JPEG goes through `encoded`
+        cases.append(
+            (
+                "encoded (stream has no bytes input), JPEG b64",
+                "encoded",
+                {"frame_bytes": jpeg[np.newaxis]},
+                "frame_bytes",
+            )
+        )
+    return cases
+
+
+def image_cases(loaded, pixels: np.ndarray, jpeg: np.ndarray) -> list[tuple]:
+    return [
+        ("serving_default, raw uint8", "serving_default", {"images": pixels}, "images"),
+        ("encoded, JPEG b64", "encoded", {"image_bytes": jpeg}, "image_bytes"),
+    ]
+
+
+def measure(client, loaded, model_name, signature_name, inputs, frame_input, args) -> tuple[float, float]:
+    """Requests/s of one signature on the same inputs through REST and in-process."""
+    import tensorflow as tf
+
+    function = loaded.signatures[signature_name]
+    state_names = [name for name in inputs if name != frame_input]
+    state = {
+        "rest": {name: inputs[name] for name in state_names},
+        "local": {name: tf.constant(inputs[name]) for name in state_names},
+    }
+
+    def rest_call():
+        outputs = client.predict(
+            model_name, {frame_input: inputs[frame_input], **state["rest"]}, signature_name=signature_name
+        )
+        state["rest"] = {name: outputs[name] for name in state_names}  # carried, as classify-video does
+
+    frames_tensor = tf.constant(inputs[frame_input])
+
+    def local_call():
+        outputs = function(**{frame_input: frames_tensor}, **state["local"])
+        outputs["probabilities"].numpy()
+        state["local"] = {name: outputs[name] for name in state_names}
+
+    return timed(rest_call, args.seconds), timed(local_call, args.seconds)
+
+
+if __name__ == "__main__":
+    from bench.__main__ import format_table
+
+    print(format_table(main(sys.argv[1:])))
