@@ -19,6 +19,11 @@ OUT ?=
 PORT ?= 8501
 HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
+PROMPT ?=
+LENGTH ?=
+TEMPERATURE ?=
+SEED ?=
+TOP_K ?=
 
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -28,7 +33,7 @@ TRAIN_FLAGS = --preset $(PRESET) $(if $(DATASET),--dataset "$(DATASET)") $(if $(
 TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
 
 .DEFAULT_GOAL := help
-.PHONY: help venv train-image train-text compare-rnn train-video classify-video serve bench test test-all lint clean
+.PHONY: help venv train-image train-text compare-rnn train-textgen generate train-video classify-video serve bench test test-all lint clean
 
 help:  ## list the targets
 	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] ARGS=...):"
@@ -51,6 +56,12 @@ train-text: $(STAMP)  ## train, evaluate and export the GRU/LSTM text classifier
 
 compare-rnn: $(STAMP)  ## SimpleRNN vs LSTM vs GRU accuracy over distance (table + plot in runs/compare_rnn/)
 	$(PY) -m pipelines.compare_rnn --preset $(PRESET) $(if $(EPOCHS),--epochs $(EPOCHS)) $(ARGS)
+
+train-textgen: $(STAMP)  ## train and export the character-level GRU/LSTM text generator (export/textgen/)
+	$(PY) -m pipelines.textgen $(TRAIN_FLAGS) $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)")
+
+generate: $(STAMP)  ## continue PROMPT=... with the latest textgen export (LENGTH TEMPERATURE SEED TOP_K)
+	$(PY) -m pipelines.textgen generate --prompt "$(PROMPT)" $(if $(LENGTH),--length $(LENGTH)) $(if $(TEMPERATURE),--temperature $(TEMPERATURE)) $(if $(SEED),--seed $(SEED)) $(if $(TOP_K),--top-k $(TOP_K)) $(ARGS)
 
 train-video: $(STAMP)  ## train, evaluate and export the CNN+LSTM video model
 	$(PY) -m pipelines.video $(TRAIN_FLAGS) $(if $(CELL),--cell $(CELL))
