@@ -8,8 +8,9 @@ make train-textgen DATASET=../shared/data/text/waimai_10k.csv TEXT_COLUMN=review
 make generate PROMPT=我喜欢 LENGTH=50 TEMPERATURE=0.5 SEED=1 [TOP_K=5]
 python -m pipelines.textgen --help; python -m pipelines.textgen generate --help
 
-The default run (2 CPU cores): about 2 minutes, validation perplexity about 2.3 against about 60 for a
-unigram model; at temperature 0.2 nearly every generated line is a sentence of the corpus grammar.
+The default run (GRU 256, 12 epochs, 2 shared CPU cores): about 5 minutes; validation perplexity about
+2.2 against 73 for a unigram model; every complete line sampled at temperatures 0.2 to 1.2 is a sentence
+of the corpus grammar (samples.txt and metrics.json in the run folder).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class TextGenConfig:
         default=2,
         metadata={"help": "rarer training characters become [UNK] (so the model learns how often unseen ones come)"},
     )
-    epochs: int = 20
+    epochs: int = 12
     batch_size: int = 64
     learning_rate: float = 3e-3
     patience: int = dataclasses.field(default=3, metadata={"help": "early-stopping patience in epochs"})
