@@ -33,7 +33,7 @@ TRAIN_FLAGS = --preset $(PRESET) $(if $(DATASET),--dataset "$(DATASET)") $(if $(
 TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
 
 .DEFAULT_GOAL := help
-.PHONY: help venv train-image train-text compare-rnn train-textgen generate train-video classify-video serve bench test test-all lint clean
+.PHONY: help venv train-image train-text compare-rnn train-textgen generate train-video classify-video serve bench report test test-all lint clean
 
 help:  ## list the targets
 	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] ARGS=...):"
@@ -75,6 +75,9 @@ serve: $(STAMP)  ## serve every model under export/ over TF Serving's REST API o
 
 bench: $(STAMP)  ## run the benchmarks and print their ratios
 	$(PY) -m bench $(ARGS)
+
+report: $(STAMP)  ## the five ideas measured and pictured: runs/report/index.html + report.md (PRESET=tiny: smoke test)
+	$(PY) -m pipelines.report --preset $(PRESET) $(ARGS)
 
 test: $(STAMP)  ## the test suite (slow tests excluded; see test-all)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -1,0 +1,8 @@
+"""``python -m pipelines.report``: see :mod:`pipelines.report`."""
+
+import sys
+
+from pipelines import cli
+from pipelines.report import main
+
+sys.exit(cli.run(main))

@@ -1,0 +1,168 @@
+"""`make report`: the tiny report end to end, its rendering, and the shift test's data."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_module
+
+HEADINGS = (
+    "1. Convolution finds local patterns, deeper layers combine them",
+    "2. Pooling makes the model less sensitive to position",
+    "3. An RNN carries memory; LSTM and GRU keep it over long distances",
+    "4. GRU is lighter than LSTM",
+    "5. CNN per frame + RNN across frames understands motion",
+)
+
+
+class _Resources(html.parser.HTMLParser):
+    """Collects every src and href of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.links, self.all = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("src", "href") and value is not None:
+                self.all.append(value)
+                (self.images if tag == "img" else self.links).append(value)
+
+
+def _check_page(page: pathlib.Path) -> _Resources:
+    text = page.read_text(encoding="utf-8")
+    parser = _Resources()
+    parser.feed(text)
+    assert parser.images, f"{page} has no figures"
+    for source in parser.images:
+        assert source.startswith("data:") or (page.parent / source).is_file(), f"{page}: broken image {source}"
+    for target in parser.all:
+        assert not re.match(r"(?i)^(https?:)?//", target), f"{page} loads {target} from the network"
+    for target in parser.links:  # run folders
+        assert (page.parent / target).exists(), f"{page}: broken link {target}"
+    return parser
+
+
+def _check_markdown(page: pathlib.Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert images, f"{page} has no figures"
+    for source in images:
+        assert (page.parent / source).is_file(), f"{page}: broken image {source}"
+    for target in re.findall(r"(?<!!)\[[^\]]*\]\(([^)]+)\)", text):
+        assert not target.startswith(("http:", "https:")), target
+        assert (page.parent / target).exists(), f"{page}: broken link {target}"
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory) -> pathlib.Path:
+    runs = tmp_path_factory.mktemp("runs")
+    result = run_module("pipelines.report", "--preset", "tiny", "--runs-dir", str(runs), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return runs / "report"
+
+
+@pytest.mark.slow
+def test_tiny_report_has_five_sections_and_no_broken_or_remote_resources(tiny_report):
+    (report_dir,) = [p for p in tiny_report.iterdir() if p.is_dir() and p.name[0].isdigit()]
+    for folder in (report_dir, tiny_report):  # the report and its latest copy, links relative to each
+        page = folder / "index.html"
+        markdown = folder / "report.md"
+        html_text, markdown_text = page.read_text(encoding="utf-8"), markdown.read_text(encoding="utf-8")
+        for heading in HEADINGS:
+            assert heading in html_text
+            assert f"## {heading}" in markdown_text
+        _check_page(page)
+        _check_markdown(markdown)
+    summary = json.loads((report_dir / "report.json").read_text())
+    assert [s["number"] for s in summary["sections"]] == [1, 2, 3, 4, 5]
+    for section in summary["sections"]:
+        assert section["verdict"] != "not measured", section  # every experiment ran
+        assert section["runs"] and section["figures"], section
+        for run in section["runs"]:
+            assert pathlib.Path(run).is_dir()
+    assert "seed 0" in html_text and "run time" in html_text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium is not installed")
+def test_tiny_report_renders_in_headless_chromium(tiny_report, tmp_path):
+    screenshot = tmp_path / "page.png"
+    subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", f"--screenshot={screenshot}", (tiny_report / "index.html").as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert screenshot.stat().st_size > 1000
+
+
+def test_render_links_figures_and_runs_relative_to_each_page(tmp_path):
+    from pipelines.report import render
+    from pipelines.report.content import Figure, Table, new_section
+
+    report_dir = tmp_path / "runs" / "report" / "20260101-000000"
+    (report_dir / "figures").mkdir(parents=True)
+    figure = report_dir / "figures" / "a.png"
+    figure.write_bytes(b"\x89PNG\r\n\x1a\n")
+    run = tmp_path / "runs" / "image" / "20260101-000001"
+    run.mkdir(parents=True)
+    section = new_section(2)
+    section.verdict, section.verdict_reason = "not supported", "drop 0.4 vs 0.1 <b>"
+    section.blocks = ["a **bold** note", Table(["shift", "accuracy"], [["0", "0.9"], ["8", "0.5"]])]
+    section.figures, section.runs = [Figure(figure, "caption; seed 0; run time 3 s")], [run]
+    header = {"title": "t", "intro": "i", "meta": "m"}
+    for folder in (report_dir, report_dir.parent):
+        page = render.write_html(folder / "index.html", header, [section])
+        markdown = render.write_markdown(folder / "report.md", header, [section])
+        _check_page(page)
+        _check_markdown(markdown)
+        text = page.read_text()
+        assert "&lt;b&gt;" in text and "<strong>bold</strong>" in text  # escaped, bold kept
+        assert "<td>0.5</td>" in text and "| 8 | 0.5 |" in markdown.read_text()
+
+
+def test_shifted_test_set_moves_the_same_scene():
+    from pipelines.report import sections
+
+    centred, labels = sections.shifted_test_set(12, 0, 48, seed=1)
+    again, _ = sections.shifted_test_set(12, 0, 48, seed=1)
+    shifted, shifted_labels = sections.shifted_test_set(12, 10, 48, seed=1)
+    assert centred.shape == (12, 48, 48, 3) and centred.dtype == np.uint8
+    np.testing.assert_array_equal(centred, again)  # deterministic
+    np.testing.assert_array_equal(labels, shifted_labels)
+    assert sorted(set(labels.tolist())) == list(range(6))
+    assert np.abs(centred.astype(int) - shifted.astype(int)).mean() > 5  # the shape moved
+
+
+def test_centred_shapes_folder_is_written_once(tmp_path):
+    from pipelines.report import sections
+
+    folder = sections.centred_shapes_folder(tmp_path, per_class=3, size=32, jitter=2, seed=0)
+    files = sorted(folder.rglob("*.png"))
+    assert len(files) == 18 and len({f.parent.name for f in files}) == 6
+    stamp = files[0].stat().st_mtime_ns
+    assert sections.centred_shapes_folder(tmp_path, per_class=3, size=32, jitter=2, seed=0) == folder
+    assert files[0].stat().st_mtime_ns == stamp
+
+
+def test_unknown_setting_is_refused_in_one_line():
+    result = run_module("pipelines.report", "--set", "epochs=3", timeout=60)
+    assert result.returncode == 2
+    assert "unknown config key 'epochs'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_receptive_fields_grow_per_block():
+    from pipelines.image import ImageConfig
+    from pipelines.report import sections
+
+    assert sections._receptive_fields(ImageConfig(filters=(8, 8, 8))) == [4, 10, 22]
+    assert sections._receptive_fields(ImageConfig(filters=(8, 8), pooling="none")) == [3, 7]
