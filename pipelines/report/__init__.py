@@ -42,8 +42,8 @@ class ReportConfig:
     )
     seed: int = 0
     # 1. convolution: an image run on the embedded shapes.
-    image_epochs: int = 6
-    image_train_examples: int = 3000
+    image_epochs: int = 10
+    image_train_examples: int = 6000
     photo: str = dataclasses.field(
         default="", metadata={"help": "a photo or video file for section 1; '' = a frame of ../shared/data/videos"}
     )
@@ -53,6 +53,9 @@ class ReportConfig:
     shift_jitter: int = dataclasses.field(default=2, metadata={"help": "pixels of centre jitter in training"})
     shifts: tuple[int, ...] = dataclasses.field(default=(0, 2, 4, 6, 8, 10, 12), metadata={"help": "test shifts"})
     shift_test_images: int = dataclasses.field(default=600, metadata={"help": "test images per shift"})
+    shift_heads: tuple[str, ...] = dataclasses.field(
+        default=("flatten", "global_average"), metadata={"help": "heads to compare pooling under"}
+    )
     # 3. memory over distance: pipelines.compare_rnn.
     compare_distances: tuple[int, ...] = (5, 20, 80)
     compare_epochs: int = 6
@@ -74,6 +77,8 @@ class ReportConfig:
             raise UserError("pipeline_preset must be default or tiny")
         if not self.shifts or min(self.shifts) < 0 or self.shifts[0] != 0:
             raise UserError("shifts must start at 0 and be non-negative, e.g. 0,4,8,12")
+        if not self.shift_heads or any(h not in ("flatten", "global_average") for h in self.shift_heads):
+            raise UserError("shift_heads must be among flatten, global_average")
         if self.shift_images_per_class < 10 or self.shift_test_images < 6:
             raise UserError("shift_images_per_class must be at least 10 and shift_test_images at least 6")
         if min(self.image_epochs, self.shift_epochs, self.compare_epochs, self.video_epochs) < 1:

@@ -56,6 +56,12 @@ def build_report(config, runs_dir: str | pathlib.Path, preset_name: str = "") ->
             "from a run folder linked under its section; the verdict says plainly where a measurement does not "
             "support the claim. Training budgets are reduced so that the whole report reruns in minutes; the "
             "pipelines' full presets reach higher accuracy."
+            + (
+                " This is the tiny smoke-test preset: its models barely train, so most verdicts are 'inconclusive' "
+                "and the numbers only show that every step runs; `make report` gives the measurements."
+                if config.pipeline_preset == "tiny"
+                else ""
+            )
         ),
         "meta": (
             f"Generated {datetime.datetime.now().isoformat(timespec='seconds')} by `make report"

@@ -313,10 +313,16 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
         runs_dir / "report" / "datasets", config.shift_images_per_class, size, config.shift_jitter, config.seed
     )
     base = dataclasses.replace(base, dataset=str(folder))
-    variants = {"max pooling": "max", "no pooling (strided convs)": "none"}
+    # Pooling vs strided convolutions under each head: the pipeline's flatten head keeps position after
+    # the last block, a global average throws it away; the pair under each head has the same parameters.
+    variants = {
+        f"{'max pooling' if mode == 'max' else 'strided convs'}, {head.replace('_', ' ')} head": (mode, head)
+        for head in config.shift_heads
+        for mode in ("max", "none")
+    }
     models, run_dirs, parameters, fit_seconds = {}, {}, {}, {}
-    for name, mode in variants.items():
-        variant = dataclasses.replace(base, pooling=mode)
+    for name, (mode, head) in variants.items():
+        variant = dataclasses.replace(base, pooling=mode, head=head)
         run_dir = _new_run(
             runs_dir / "image", lambda v=variant: image.train_and_export(v, str(runs_dir), "", export_model=False)
         )
@@ -337,11 +343,14 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
             predicted = to_shapes[model.predict(test_images, batch_size=128, verbose=0).argmax(-1)]
             accuracy[name].append(float((predicted == test_labels).mean()))
     seconds = time.perf_counter() - start
+    # Share of its own centred accuracy a model keeps off-centre (mean over the shifts > 0).
+    retained = {name: float(np.mean(values[1:]) / max(values[0], 1e-9)) for name, values in accuracy.items()}
 
     measurement_dir = training.make_run_dir(runs_dir, "position")
     results = {
         "shifts": shifts,
         "accuracy": accuracy,
+        "retained_off_centre": retained,
         "parameters": parameters,
         "runs": {name: str(path) for name, path in run_dirs.items()},
         "train_folder": str(folder),
@@ -353,7 +362,7 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
     section.runs.append(measurement_dir)
 
     what = (
-        f"image CNN ({_describe(base, ('image_size', 'filters', 'convs_per_block', 'head', 'dense_units'))}), "
+        f"image CNN ({_describe(base, ('image_size', 'filters', 'convs_per_block', 'dense_units'))}), "
         f"{base.epochs} epochs on {config.shift_images_per_class * 6 * 8 // 10} centred shapes "
         f"(±{config.shift_jitter} px)"
     )
@@ -384,51 +393,46 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
     section.blocks.append(
         Table(
             ["shift (px)"] + list(variants),
-            [[str(s)] + [_percent(accuracy[n][i]) for n in variants] for i, s in enumerate(shifts)],
+            [[str(s)] + [_percent(accuracy[n][i]) for n in variants] for i, s in enumerate(shifts)]
+            + [["**kept off-centre**"] + [f"{retained[n]:.2f}" for n in variants]],
         )
     )
-    drops = {name: values[0] - values[-1] for name, values in accuracy.items()}
-    mean_accuracy = {name: float(np.mean(values[1:])) for name, values in accuracy.items()}
-    pooled, strided = list(variants)
     section.blocks.append(
-        "Design: both models are trained on shapes rendered within "
+        "Design: every model is trained on shapes rendered within "
         f"±{config.shift_jitter} px of the image centre, then tested on new scenes whose shape is moved 0.."
-        f"{shifts[-1]} px in a random direction (rendered there, not wrapped or padded). Parameters: "
-        f"{parameters[pooled]:,} with pooling, {parameters[strided]:,} without. Both use the pipeline's flatten "
-        "head, which keeps position in the features after the last block. Accuracy drop from shift 0 to "
-        f"{shifts[-1]} px: {drops[pooled]:.3f} with pooling, {drops[strided]:.3f} without."
+        f"{shifts[-1]} px in a random direction (rendered there, not wrapped or padded). 'Kept off-centre' is the "
+        "mean accuracy over the shifts > 0 divided by the model's accuracy at shift 0. Parameters: "
+        + ", ".join(f"{n} {p:,}" for n, p in parameters.items())
+        + ". The flatten head (the pipeline's default) keeps position in the features after the last block; "
+        "the global-average head averages it away."
     )
     margin = _margin(config.shift_test_images)
-    if _inconclusive(section, "the weaker model at shift 0", min(v[0] for v in accuracy.values()), chance):
-        pass
-    elif drops[pooled] + margin < drops[strided] and mean_accuracy[pooled] > mean_accuracy[strided]:
+    pairs = [(names[0], names[1]) for names in zip(*[iter(variants)] * 2)]  # (pooled, strided) per head
+    weakest = min(values[0] for values in accuracy.values())
+    if _inconclusive(section, "the weakest model at shift 0", weakest, chance):
+        return section
+    outcomes = []
+    for pooled, strided in pairs:
+        difference = retained[pooled] - retained[strided]
+        outcomes.append("better" if difference > margin else ("worse" if difference < -margin else "same"))
+    detail = "; ".join(
+        f"{pooled.split(', ')[1]}: kept {retained[pooled]:.2f} with pooling vs {retained[strided]:.2f} strided"
+        for pooled, strided in pairs
+    )
+    collapsed = [n for n, values in accuracy.items() if values[-1] < chance + margin]
+    tail = (
+        f" At {shifts[-1]} px, {', '.join(collapsed)} {'is' if len(collapsed) == 1 else 'are'} at chance: "
+        "pooling buys tolerance to a few pixels, not invariance."
+        if collapsed
+        else ""
+    )
+    if all(o == "better" for o in outcomes):
         section.verdict = "supported"
-        section.verdict_reason = (
-            f"off-centre, the pooled CNN keeps more accuracy (mean over shifts > 0: {mean_accuracy[pooled]:.3f} vs "
-            f"{mean_accuracy[strided]:.3f}; drop {drops[pooled]:.3f} vs {drops[strided]:.3f})."
-        )
-    elif mean_accuracy[pooled] > mean_accuracy[strided] + margin:
+    elif any(o == "better" for o in outcomes):
         section.verdict = "partly supported"
-        section.verdict_reason = (
-            f"the pooled CNN is more accurate off-centre (mean {mean_accuracy[pooled]:.3f} vs "
-            f"{mean_accuracy[strided]:.3f}), but it loses as much or more from its own centred accuracy "
-            f"(drop {drops[pooled]:.3f} vs {drops[strided]:.3f}): neither is position-invariant."
-        )
-    elif mean_accuracy[strided] > mean_accuracy[pooled] + margin or drops[strided] + margin < drops[pooled]:
-        section.verdict = "not supported"
-        section.verdict_reason = (
-            "the CNN without pooling is more robust (mean accuracy over shifts > 0: "
-            f"{mean_accuracy[strided]:.3f} vs {mean_accuracy[pooled]:.3f} with pooling; "
-            f"drop {drops[strided]:.3f} vs {drops[pooled]:.3f}). "
-            "Max pooling only tolerates shifts within its windows; the flatten head still ties each feature to a place."
-        )
     else:
         section.verdict = "not supported"
-        section.verdict_reason = (
-            f"no difference beyond noise (±{margin:.3f} on {config.shift_test_images} images per shift): mean accuracy "
-            f"over shifts > 0 {mean_accuracy[pooled]:.3f} with pooling, {mean_accuracy[strided]:.3f} without; "
-            f"drop {drops[pooled]:.3f} vs {drops[strided]:.3f}."
-        )
+    section.verdict_reason = f"share of centred accuracy kept off-centre: {detail}.{tail}"
     return section
 
 
@@ -520,7 +524,7 @@ def _chance_from(results_md: str) -> str:
     """The chance level compare_rnn writes into results.md ("chance = 0.25")."""
     import re
 
-    match = re.search(r"chance = ([0-9.]+)", results_md)
+    match = re.search(r"chance = ([0-9]+(?:\.[0-9]+)?)", results_md)
     return match.group(1) if match else ""
 
 
@@ -622,6 +626,19 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
             video_times,
         )
     )
+    # The recurrent layer alone, same width, so the cell's own cost is not hidden behind a CNN or embedding.
+    width, steps = text_base.units[0], 100
+    sequences = np.random.default_rng(config.seed).normal(size=(batch, steps, width)).astype("float32")
+
+    def bare(cell: str) -> keras.Model:
+        inputs = keras.Input((steps, width), name="sequence")
+        outputs = text_rnn.recurrent_layer(cell, width, False, False, cell)(inputs)
+        return keras.Model(inputs, keras.layers.Dense(6, activation="softmax")(outputs), name=f"bare_{cell}")
+
+    keras.utils.set_random_seed(config.seed)
+    bare_models = {cell: bare(cell) for cell in ("gru", "lstm")}
+    bare_times = _time_steps(bare_models, sequences, np.arange(batch) % 6, config.timing_steps)
+    rows.append((f"recurrent layer alone (units={width}, {steps} steps)", bare_models, bare_times))
     seconds = time.perf_counter() - start
     load_after = os.getloadavg()[0]
 
@@ -707,8 +724,10 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     elif lighter_parameters:
         section.verdict = "partly supported"
         section.verdict_reason = (
-            f"GRU has fewer parameters, but it is not faster in every measurement (GRU/LSTM {summary}); where the "
-            "CNN or the embedding dominates a step, the cell's share of the time is small."
+            f"GRU has fewer parameters, but it is not faster in every timing (GRU/LSTM {summary}). Fewer "
+            "parameters did not mean shorter steps on this CPU: a step is a loop of small matrix products over time, "
+            "where per-step overhead weighs as much as the gate count, and in the full models the CNN or the "
+            "embedding takes much of the time."
         )
     else:
         section.verdict, section.verdict_reason = "not supported", f"GRU/LSTM {summary}."
@@ -873,17 +892,29 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
     per_frame = metrics["test"]["frame_accuracy_after_first_quarter"]
     per_frame_baseline = metrics["baseline"]["frame_accuracy_after_first_quarter"]
     margin = _margin(metrics["test"]["num_clips"] * (video_config.num_frames - video_config.num_frames // 4))
-    better_classes = [
-        c for c in class_names if (hybrid[c] or 0) > (baseline[c] or 0) + _margin(metrics["test"]["num_clips"])
-    ]
+    class_margin = _margin(metrics["test"]["num_clips"] // len(class_names))
+    # Every motion understood: each class well above chance (a per-class comparison with the baseline
+    # would reward a baseline that answers one class for every frame with 1.0 on that class).
+    understood = [c for c in class_names if (hybrid[c] or 0) > chance + _LEARNT + class_margin]
+    constant = (
+        [c for c in class_names if (baseline[c] or 0) > 0.9]
+        if sum((baseline[c] or 0) > 0.1 for c in class_names) == 1
+        else []
+    )
     detail = (
         f"test per-frame accuracy {per_frame:.3f} vs {per_frame_baseline:.3f} frame-only (chance {chance:.3f}); "
-        f"the hybrid is clearly better on {len(better_classes)} of {len(class_names)} classes; long video "
+        f"the hybrid is well above chance on {len(understood)} of {len(class_names)} motions; long video "
         f"{long_accuracy['CNN+RNN']:.3f} vs {long_accuracy['frame-only CNN']:.3f}."
+        + (
+            f" The frame-only CNN answers '{constant[0]}' for (almost) every frame: one frame does not show the "
+            "motion, so it falls back to a constant guess (hence its 1.0 on that class)."
+            if constant
+            else ""
+        )
     )
     if _inconclusive(section, "the CNN+RNN", per_frame, chance):
         pass
-    elif per_frame > per_frame_baseline + margin and len(better_classes) == len(class_names):
+    elif per_frame > per_frame_baseline + margin and len(understood) == len(class_names):
         section.verdict, section.verdict_reason = "supported", detail
     elif per_frame > per_frame_baseline + margin:
         section.verdict, section.verdict_reason = "partly supported", detail
