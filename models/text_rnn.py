@@ -16,6 +16,7 @@ from keras import layers
 
 CELLS = ("gru", "lstm", "simple_rnn")
 TOKENIZE_MODES = ("auto", "word", "character")
+HEADS = ("last", "pooled")
 # CJK ideographs, kana and hangul: scripts written without spaces between words.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
@@ -29,42 +30,66 @@ def choose_tokenize(texts: Sequence[str], mode: str = "auto", cjk_share: float =
     return "character" if sample and with_cjk >= cjk_share * len(sample) else "word"
 
 
-def make_vectorizer(tokenize: str, max_tokens: int | None = None, vocabulary: Sequence[str] | None = None):
+def make_vectorizer(
+    tokenize: str, max_tokens: int | None = None, vocabulary: Sequence[str] | None = None, ngrams: int = 1
+):
     """The string → token-id layer; adapt it on training text, or give the ``vocabulary`` it learned.
 
     Ids: 0 is padding (masked), 1 is out-of-vocabulary. Word mode lowercases and strips ASCII
     punctuation; character mode only lowercases (every character, punctuation included, is a token).
+    With ``ngrams=2`` the token sequence is every single token followed by every pair of neighbours
+    ("狗 很", a character bigram, stands for a word when words are not separated by spaces).
     """
     if tokenize not in ("word", "character"):
         raise ValueError(f"tokenize must be word or character, got '{tokenize}'")
+    if ngrams < 1:
+        raise ValueError(f"ngrams must be at least 1, got {ngrams}")
     return layers.TextVectorization(
         max_tokens=max_tokens,
         standardize="lower_and_strip_punctuation" if tokenize == "word" else "lower",
         split="whitespace" if tokenize == "word" else "character",
+        ngrams=ngrams if ngrams > 1 else None,
         output_mode="int",
         vocabulary=list(vocabulary) if vocabulary is not None else None,
         name="vectorizer",
     )
 
 
-def recurrent_layer(cell: str, units: int, return_sequences: bool, use_cudnn: Any, name: str) -> layers.Layer:
+def recurrent_layer(
+    cell: str, units: int, return_sequences: bool, use_cudnn: Any, name: str, return_state: bool = False
+) -> layers.Layer:
     """One recurrent layer; GRU/LSTM keep the defaults that the fused (cuDNN) kernel requires."""
+    common = dict(return_sequences=return_sequences, return_state=return_state, name=name)
     if cell == "gru":  # tanh/sigmoid, no recurrent_dropout, reset_after=True: cuDNN-compatible
-        return layers.GRU(units, return_sequences=return_sequences, reset_after=True, use_cudnn=use_cudnn, name=name)
+        return layers.GRU(units, reset_after=True, use_cudnn=use_cudnn, **common)
     if cell == "lstm":
-        return layers.LSTM(units, return_sequences=return_sequences, use_cudnn=use_cudnn, name=name)
+        return layers.LSTM(units, use_cudnn=use_cudnn, **common)
     if cell == "simple_rnn":
-        return layers.SimpleRNN(units, return_sequences=return_sequences, name=name)
+        return layers.SimpleRNN(units, **common)
     raise ValueError(f"unknown cell '{cell}'; choose one of {', '.join(CELLS)}")
+
+
+def masked_pooling(sequence, token_ids):
+    """Max and mean over the time steps that hold a token: (batch, time, units) → (batch, 2 * units).
+
+    A row with no token at all (an empty string) pools to zeros rather than -inf or 0/0.
+    """
+    mask = keras.ops.expand_dims(keras.ops.cast(keras.ops.not_equal(token_ids, 0), sequence.dtype), -1)
+    count = keras.ops.sum(mask, axis=1)  # (batch, 1)
+    maximum = keras.ops.max(sequence * mask - 1e9 * (1.0 - mask), axis=1)
+    maximum = maximum * keras.ops.cast(keras.ops.greater(count, 0), sequence.dtype)
+    mean = keras.ops.sum(sequence * mask, axis=1) / keras.ops.maximum(count, 1.0)
+    return keras.ops.concatenate([maximum, mean], axis=-1)
 
 
 def build_text_classifier(config: Any, vocabulary: Sequence[str], num_classes: int, use_cudnn: Any = "auto"):
     """Builds the classifier.
 
     Args:
-        config: provides ``tokenize`` (word or character, already resolved), ``cell``, ``units``
-            (one entry per recurrent layer), ``bidirectional``, ``embedding_dim``, ``max_length``
-            and ``dropout``.
+        config: provides ``tokenize`` (word or character, already resolved), ``ngrams``, ``cell``,
+            ``units`` (one entry per recurrent layer), ``bidirectional``, ``head`` (``last``: the
+            final state only; ``pooled``: the final state with max and mean over every step),
+            ``embedding_dim``, ``embedding_dropout``, ``max_length`` and ``dropout``.
         vocabulary: the adapted vectorizer's vocabulary (``get_vocabulary()``: padding, OOV, tokens).
         num_classes: size of the softmax.
         use_cudnn: passed to GRU/LSTM; ``False`` for a graph that runs on CPU-only servers.
@@ -73,15 +98,34 @@ def build_text_classifier(config: Any, vocabulary: Sequence[str], num_classes: i
         A functional model: ``text`` string (batch,) → probabilities float32 (batch, num_classes).
     """
     text = keras.Input(shape=(), dtype="string", name="text")
-    token_ids = make_vectorizer(config.tokenize, vocabulary=vocabulary)(text)  # (batch, longest in batch)
+    if config.head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)}, got '{config.head}'")
+    vectorizer = make_vectorizer(config.tokenize, vocabulary=vocabulary, ngrams=config.ngrams)
+    token_ids = vectorizer(text)  # (batch, longest in batch)
     # One padding column so that a batch of empty strings still has one (masked) time step, then
     # truncate: a 100k-character input costs max_length steps, not 100k.
     token_ids = keras.ops.pad(token_ids, [[0, 0], [0, 1]])[:, : config.max_length]
     x = layers.Embedding(len(vocabulary), config.embedding_dim, mask_zero=True, name="embedding")(token_ids)
+    if config.embedding_dropout:  # drops whole embedding channels, the same at every step
+        x = layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
+    pooled = config.head == "pooled"
     for index, units in enumerate(config.units):
         last = index == len(config.units) - 1
-        rnn = recurrent_layer(config.cell, units, not last, use_cudnn, f"{config.cell}_{index}")
-        x = layers.Bidirectional(rnn, name=f"bidirectional_{index}")(x) if config.bidirectional else rnn(x)
+        name = f"{config.cell}_{index}"
+        if pooled and last:  # the final state and every step's output: (batch, units), (batch, time, units)
+            rnn = recurrent_layer(config.cell, units, True, use_cudnn, name, return_state=True)
+            if config.bidirectional:
+                outputs = layers.Bidirectional(rnn, name=f"bidirectional_{index}")(x)
+                sequence, states = outputs[0], outputs[1:]
+                half = len(states) // 2  # forward states, then backward; the first of each is h
+                final = layers.Concatenate(name="final_state")([states[0], states[half]])
+            else:
+                outputs = rnn(x)
+                sequence, final = outputs[0], outputs[1]
+            x = layers.Concatenate(name="pooled")([final, masked_pooling(sequence, token_ids)])
+        else:
+            rnn = recurrent_layer(config.cell, units, not last, use_cudnn, name)
+            x = layers.Bidirectional(rnn, name=f"bidirectional_{index}")(x) if config.bidirectional else rnn(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)
     probabilities = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(text, probabilities, name=f"text_{config.cell}")

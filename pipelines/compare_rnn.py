@@ -89,8 +89,14 @@ def compare(config: CompareConfig, runs_dir: str) -> list[dict]:
         validation = pipeline.batched(data.dataset("validation"), training=False, **batch)
         test = pipeline.batched(data.dataset("test"), training=False, **batch)
         for cell in config.cells:
+            # One direction, single characters, the final state only: the pet must be carried through
+            # every distractor to the end (a pooled or backward read would see it without memory).
             model_config = text.TextConfig(
                 tokenize="character",
+                ngrams=1,
+                bidirectional=False,
+                head="last",
+                embedding_dropout=0.0,
                 cell=cell,
                 units=(config.units,),
                 embedding_dim=config.embedding_dim,

@@ -44,12 +44,22 @@ class TextConfig:
     units: tuple[int, ...] = dataclasses.field(
         default=(64,), metadata={"help": "units per recurrent layer, e.g. 64,64"}
     )
-    bidirectional: bool = dataclasses.field(default=False, metadata={"help": "read the text both ways"})
+    ngrams: int = dataclasses.field(
+        default=2, metadata={"help": "1: single tokens; 2: also every pair of neighbours as a token (bigrams)"}
+    )
+    bidirectional: bool = dataclasses.field(default=True, metadata={"help": "read the text both ways"})
+    head: str = dataclasses.field(
+        default="pooled",
+        metadata={"help": "pooled: final state + max and mean over the steps; last: the final state only"},
+    )
     embedding_dim: int = 64
+    embedding_dropout: float = dataclasses.field(
+        default=0.2, metadata={"help": "share of embedding channels dropped (SpatialDropout1D)"}
+    )
     dropout: float = 0.3
-    epochs: int = 12
+    epochs: int = 8
     batch_size: int = 64
-    learning_rate: float = 3e-3
+    learning_rate: float = 1e-3
     patience: int = dataclasses.field(default=3, metadata={"help": "early-stopping patience in epochs"})
     max_train_examples: int = dataclasses.field(default=0, metadata={"help": "cap on training examples; 0 = all"})
     seed: int = 0
@@ -65,8 +75,12 @@ class TextConfig:
             raise UserError("max_tokens must be at least 3; max_length and embedding_dim positive")
         if self.epochs < 1 or self.batch_size < 1:
             raise UserError("epochs and batch_size must be positive")
-        if not 0 <= self.dropout < 1:
-            raise UserError("dropout must be in [0, 1)")
+        if not 0 <= self.dropout < 1 or not 0 <= self.embedding_dropout < 1:
+            raise UserError("dropout and embedding_dropout must be in [0, 1)")
+        if self.head not in ("last", "pooled"):
+            raise UserError(f"head must be last or pooled, got '{self.head}'")
+        if self.ngrams not in (1, 2, 3):
+            raise UserError(f"ngrams must be 1, 2 or 3, got {self.ngrams}")
 
 
 PRESETS = {
@@ -98,13 +112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return train_and_export(config, args.runs_dir, args.export_dir, export_model=not args.no_export, strategy=strategy)
 
 
-def adapt_vocabulary(texts, tokenize: str, max_tokens: int) -> list[str]:
+def adapt_vocabulary(texts, tokenize: str, max_tokens: int, ngrams: int = 1) -> list[str]:
     """The vectorizer's vocabulary learned from the training texts only."""
     import tensorflow as tf
 
     from models import text_rnn
 
-    vectorizer = text_rnn.make_vectorizer(tokenize, max_tokens)
+    vectorizer = text_rnn.make_vectorizer(tokenize, max_tokens, ngrams=ngrams)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string)).batch(1024))
     return [str(token) for token in vectorizer.get_vocabulary()]
 
@@ -137,7 +151,7 @@ def train_and_export(
     config_lib.save(config, run_dir / "config.json")
     logging.info("data: %s, classes %s, sizes %s", data.description, data.class_names, data.sizes)
 
-    vocabulary = adapt_vocabulary(data.texts["train"], config.tokenize, config.max_tokens)
+    vocabulary = adapt_vocabulary(data.texts["train"], config.tokenize, config.max_tokens, config.ngrams)
     logging.info("%s vocabulary: %d tokens", config.tokenize, len(vocabulary))
     num_classes = len(data.class_names)
     batch = dict(batch_size=config.batch_size, seed=config.seed)

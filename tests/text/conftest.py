@@ -26,10 +26,13 @@ def tiny_config():
     """The model fields of a tiny TextConfig (a 10-ish token vocabulary, 8 units)."""
     return types.SimpleNamespace(
         tokenize="character",
+        ngrams=1,
         cell="gru",
         units=(8,),
         bidirectional=False,
+        head="last",
         embedding_dim=8,
+        embedding_dropout=0.0,
         max_length=50,
         dropout=0.0,
     )

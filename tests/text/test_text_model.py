@@ -35,9 +35,27 @@ def test_word_vectorizer_splits_on_spaces():
     assert vectorizer(tf.constant(["this is good"])).shape == (1, 3)
 
 
-@pytest.mark.parametrize("cell, bidirectional", [("gru", False), ("lstm", False), ("simple_rnn", False), ("gru", True)])
-def test_shapes_and_dtypes(tiny_config, cell, bidirectional):
-    tiny_config.cell, tiny_config.bidirectional = cell, bidirectional
+def test_bigram_vectorizer_appends_pairs_of_neighbours():
+    vectorizer = text_rnn.make_vectorizer("character", ngrams=2)
+    vectorizer.adapt(["我的狗", "我的猫"])
+    vocabulary = vectorizer.get_vocabulary()
+    ids = vectorizer(tf.constant(["我的狗"])).numpy()[0]
+    assert [vocabulary[i] for i in ids] == ["我", "的", "狗", "我 的", "的 狗"]
+
+
+@pytest.mark.parametrize(
+    "cell, bidirectional, head, ngrams",
+    [
+        ("gru", False, "last", 1),
+        ("lstm", False, "pooled", 1),
+        ("simple_rnn", False, "last", 1),
+        ("gru", True, "pooled", 2),
+        ("lstm", True, "pooled", 1),
+    ],
+)
+def test_shapes_and_dtypes(tiny_config, cell, bidirectional, head, ngrams):
+    tiny_config.cell, tiny_config.bidirectional, tiny_config.head = cell, bidirectional, head
+    tiny_config.ngrams, tiny_config.embedding_dropout = ngrams, 0.2
     model = text_rnn.build_text_classifier(tiny_config, VOCABULARY, 3)
     assert model.inputs[0].dtype == "string" and model.inputs[0].name == "text"
     # Chinese, English, empty and a string far beyond max_length.
@@ -45,6 +63,14 @@ def test_shapes_and_dtypes(tiny_config, cell, bidirectional):
     assert probabilities.shape == (4, 3) and probabilities.dtype == tf.float32
     np.testing.assert_allclose(probabilities.numpy().sum(-1), 1.0, rtol=1e-5)
     assert model(tf.constant([""])).shape == (1, 3)  # a batch of nothing but empty strings
+    assert np.isfinite(model(tf.constant(["", ""])).numpy()).all()  # pooling over no token at all
+
+
+def test_masked_pooling_ignores_padding_and_survives_empty_rows():
+    sequence = tf.constant([[[1.0, -2.0], [3.0, -4.0], [100.0, 100.0]], [[7.0, 7.0], [8.0, 8.0], [9.0, 9.0]]])
+    token_ids = tf.constant([[5, 6, 0], [0, 0, 0]])
+    pooled = text_rnn.masked_pooling(sequence, token_ids).numpy()
+    np.testing.assert_allclose(pooled, [[3.0, -2.0, 2.0, -3.0], [0.0, 0.0, 0.0, 0.0]])
 
 
 def test_gru_has_about_three_quarters_of_lstm_parameters(tiny_config):

@@ -18,7 +18,7 @@ def test_tiny_run_trains_exports_and_reloads(tmp_path, sentence_csv):
         "pipelines.text",
         "--preset", "tiny",
         "--dataset", str(sentence_csv),
-        "--epochs", "8",
+        "--epochs", "4",
         "--runs-dir", str(tmp_path / "runs"),
         "--export-dir", str(tmp_path / "export"),
     )  # fmt: skip
