@@ -82,6 +82,25 @@ def overrides_from(args: argparse.Namespace) -> dict[str, str]:
     return overrides
 
 
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) kept off stderr.
+
+    TensorFlow's native logging writes straight to file descriptor 2 before Python can filter it,
+    so a one-line error would drown in them. Python-level import errors still surface.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Calls ``main`` and turns user errors into one line on stderr and exit status 2."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
@@ -93,3 +112,24 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def train_main(
+    prog: str,
+    description: str,
+    config_class: type,
+    presets: dict,
+    train_and_export: Callable[..., int],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """The ``main`` of a training entry module: parse, resolve the config, pick the strategy, train."""
+    from pipelines import config as config_lib
+
+    parser = build_parser(prog, description, config_class, presets)
+    args = parser.parse_args(argv)
+    config = config_lib.resolve(presets, args.preset, overrides_from(args))  # config errors before TF starts
+    import_tensorflow_quietly()
+    from pipelines import runtime
+
+    strategy = runtime.make_strategy(args.strategy, args.logical_cpus)
+    return train_and_export(config, args.runs_dir, args.export_dir, export_model=not args.no_export, strategy=strategy)
