@@ -1,8 +1,9 @@
 """Text RNN pipeline: raw strings → TextVectorization → GRU/LSTM/SimpleRNN → export for TF Serving.
 
-make train-text                       # embedded Chinese sentences (distance 40), GRU; see README for time/accuracy
-make train-text CELL=lstm             # the same with an LSTM
-make train-text PRESET=tiny           # seconds; smoke test
+make train-text                       # embedded Chinese sentences (distance 40), GRU: test 1.000, ~100 s (2 busy cores)
+make train-text CELL=lstm             # the same with an LSTM: test 1.000, ~180 s
+make train-text PRESET=tiny           # ~45 s with export; smoke test
+make train-text DATASET=../shared/data/text/waimai_10k.csv TEXT_COLUMN=review   # test ~0.90, TF-IDF+LR ~0.90
 make train-text DATASET=reviews.csv TEXT_COLUMN=review LABEL_COLUMN=label
 make train-text DATASET=path/to/folder_of_class_folders_of_txt
 make train-text DATASET=tfds:imdb_reviews
@@ -85,7 +86,8 @@ class TextConfig:
 
 PRESETS = {
     "default": TextConfig(),
-    # A run of seconds for smoke tests: a small GRU, 3000 sentences at distance 5, three epochs.
+    # A run of seconds for smoke tests: a small bidirectional GRU with the default head and bigrams,
+    # 3000 sentences at distance 5, three epochs.
     "tiny": TextConfig(
         distance=5,
         units=(32,),
