@@ -1,5 +1,9 @@
 """Recurrent text classifier on raw strings: TextVectorization → Embedding → GRU/LSTM/SimpleRNN → softmax.
 
+Optionally Wide & Deep: a "wide" branch, a bag of n-grams (sublinear TF-IDF, L2-normalised, as a
+TF-IDF + logistic-regression baseline sees the text) → Dense logits, is added to the recurrent
+branch's logits before the softmax, and both are trained together.
+
 The tokenizer is the model's first layer, so the exported model takes UTF-8 strings as they are
 (CONTRACT: preprocessing inside the graph). Word mode splits on whitespace; character mode splits
 into Unicode characters, which is what Chinese and Japanese text needs (no spaces between words).
@@ -31,7 +35,12 @@ def choose_tokenize(texts: Sequence[str], mode: str = "auto", cjk_share: float =
 
 
 def make_vectorizer(
-    tokenize: str, max_tokens: int | None = None, vocabulary: Sequence[str] | None = None, ngrams: int = 1
+    tokenize: str,
+    max_tokens: int | None = None,
+    vocabulary: Sequence[str] | None = None,
+    ngrams: int = 1,
+    output_mode: str = "int",
+    name: str = "vectorizer",
 ):
     """The string → token-id layer; adapt it on training text, or give the ``vocabulary`` it learned.
 
@@ -39,6 +48,7 @@ def make_vectorizer(
     punctuation; character mode only lowercases (every character, punctuation included, is a token).
     With ``ngrams=2`` the token sequence is every single token followed by every pair of neighbours
     ("狗 很", a character bigram, stands for a word when words are not separated by spaces).
+    ``output_mode="count"`` (or ``"tf_idf"`` to adapt IDF weights) gives the wide branch's bag of n-grams.
     """
     if tokenize not in ("word", "character"):
         raise ValueError(f"tokenize must be word or character, got '{tokenize}'")
@@ -49,9 +59,9 @@ def make_vectorizer(
         standardize="lower_and_strip_punctuation" if tokenize == "word" else "lower",
         split="whitespace" if tokenize == "word" else "character",
         ngrams=ngrams if ngrams > 1 else None,
-        output_mode="int",
+        output_mode=output_mode,
         vocabulary=list(vocabulary) if vocabulary is not None else None,
-        name="vectorizer",
+        name=name,
     )
 
 
@@ -82,7 +92,34 @@ def masked_pooling(sequence, token_ids):
     return keras.ops.concatenate([maximum, mean], axis=-1)
 
 
-def build_text_classifier(config: Any, vocabulary: Sequence[str], num_classes: int, use_cudnn: Any = "auto"):
+def wide_ngrams(tokenize: str) -> int:
+    """The wide branch's n-grams: characters 1–3 (Chinese words are 1–3 characters), words 1–2."""
+    return 3 if tokenize == "character" else 2
+
+
+def wide_features(text, tokenize: str, vocabulary: Sequence[str], idf: Sequence[float]):
+    """Strings (batch,) → sublinear TF-IDF rows (batch, len(vocabulary)) with unit L2 norm.
+
+    ``(1 + log count) * idf`` over the n-grams in ``vocabulary`` (the out-of-vocabulary column has
+    idf 0); a row without any known n-gram (an empty string) stays all zeros.
+    """
+    counter = make_vectorizer(
+        tokenize, vocabulary=vocabulary, ngrams=wide_ngrams(tokenize), output_mode="count", name="wide_vectorizer"
+    )
+    counts = keras.ops.cast(counter(text), "float32")
+    tf_sublinear = keras.ops.where(counts > 0, 1.0 + keras.ops.log(keras.ops.maximum(counts, 1.0)), 0.0)
+    weighted = tf_sublinear * keras.ops.convert_to_tensor([float(w) for w in idf], "float32")
+    norm = keras.ops.sqrt(keras.ops.sum(keras.ops.square(weighted), axis=-1, keepdims=True))
+    return weighted / keras.ops.maximum(norm, 1e-12)
+
+
+def build_text_classifier(
+    config: Any,
+    vocabulary: Sequence[str],
+    num_classes: int,
+    use_cudnn: Any = "auto",
+    wide: tuple[Sequence[str], Sequence[float]] | None = None,
+):
     """Builds the classifier.
 
     Args:
@@ -93,6 +130,8 @@ def build_text_classifier(config: Any, vocabulary: Sequence[str], num_classes: i
         vocabulary: the adapted vectorizer's vocabulary (``get_vocabulary()``: padding, OOV, tokens).
         num_classes: size of the softmax.
         use_cudnn: passed to GRU/LSTM; ``False`` for a graph that runs on CPU-only servers.
+        wide: the wide branch's n-gram vocabulary and IDF weights (``adapt_wide`` in
+            pipelines/text.py); required when ``config.wide`` is true (Wide & Deep), unused otherwise.
 
     Returns:
         A functional model: ``text`` string (batch,) → probabilities float32 (batch, num_classes).
@@ -127,5 +166,15 @@ def build_text_classifier(config: Any, vocabulary: Sequence[str], num_classes: i
             rnn = recurrent_layer(config.cell, units, not last, use_cudnn, name)
             x = layers.Bidirectional(rnn, name=f"bidirectional_{index}")(x) if config.bidirectional else rnn(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)
-    probabilities = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    if not getattr(config, "wide", False):
+        probabilities = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+        return keras.Model(text, probabilities, name=f"text_{config.cell}")
+    if wide is None:
+        raise ValueError("config.wide needs the wide vocabulary and IDF weights (wide=...)")
+    deep_logits = layers.Dense(num_classes, name="deep_logits")(x)
+    features = wide_features(text, config.tokenize, wide[0], wide[1])
+    regularizer = keras.regularizers.L2(config.wide_l2) if config.wide_l2 else None
+    wide_logits = layers.Dense(num_classes, kernel_regularizer=regularizer, name="wide_logits")(features)
+    logits = layers.Add(name="logits")([deep_logits, wide_logits])
+    probabilities = layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
     return keras.Model(text, probabilities, name=f"text_{config.cell}")

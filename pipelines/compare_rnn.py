@@ -95,6 +95,7 @@ def compare(config: CompareConfig, runs_dir: str) -> list[dict]:
             model_config = text.TextConfig(
                 tokenize="character",
                 ngrams=1,
+                wide=False,  # no bag-of-n-grams shortcut: the comparison measures the cells' memory
                 bidirectional=False,
                 head="last",
                 embedding_dropout=0.0,

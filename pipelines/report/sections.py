@@ -587,7 +587,9 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     rows = []
 
     # Text: the text pipeline's model at its preset width, on fixed embedded sentences.
-    text_base = dataclasses.replace(text.PRESETS[config.pipeline_preset], tokenize="character", seed=config.seed)
+    text_base = dataclasses.replace(
+        text.PRESETS[config.pipeline_preset], tokenize="character", wide=False, seed=config.seed
+    )
     data = text_sources.load("", seed=config.seed, max_train_examples=max(batch, 256), distance=text_base.distance)
     vocabulary = text.adapt_vocabulary(data.texts["train"], "character", text_base.max_tokens)
     keras.utils.set_random_seed(config.seed)

@@ -90,3 +90,24 @@ def test_loss_goes_down_on_a_tiny_batch(tiny_config):
     dataset = tf.data.Dataset.from_tensor_slices((texts, labels)).batch(4)
     history = model.fit(dataset, epochs=15, verbose=0).history["loss"]
     assert history[-1] < 0.5 * history[0]
+
+
+def test_wide_features_are_sublinear_tf_idf_with_unit_norm():
+    vocabulary = ["[UNK]", "狗", "很", "狗 很"]
+    idf = [0.0, 1.0, 2.0, 3.0]
+    rows = text_rnn.wide_features(tf.constant(["狗狗很", "", "鱼"]), "character", vocabulary, idf).numpy()
+    expected = np.array([1.0 + np.log(2.0), 2.0, 3.0])  # 狗 twice, 很 once, 狗 很 once
+    np.testing.assert_allclose(rows[0], np.concatenate([[0.0], expected / np.linalg.norm(expected)]), rtol=1e-5)
+    np.testing.assert_allclose(rows[1:], 0.0)  # empty and out-of-vocabulary rows stay zeros
+
+
+def test_wide_and_deep_sums_both_branches_logits(tiny_config):
+    tiny_config.wide, tiny_config.wide_l2, tiny_config.head = True, 1e-5, "pooled"
+    wide = (["[UNK]", "狗", "猫", "狗 很", "很 聪 明"], [0.0, 1.0, 1.5, 2.0, 2.5])
+    with pytest.raises(ValueError, match="wide"):
+        text_rnn.build_text_classifier(tiny_config, VOCABULARY, 3)
+    model = text_rnn.build_text_classifier(tiny_config, VOCABULARY, 3, wide=wide)
+    assert model.get_layer("wide_logits").kernel.shape == (5, 3)
+    probabilities = model(tf.constant(["我的狗很聪明", "this is bad", "", "狗" * 100_000])).numpy()
+    assert probabilities.shape == (4, 3) and np.isfinite(probabilities).all()
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
