@@ -8,7 +8,7 @@ On ../shared/data/videos/slow_traffic_small.mp4 (when present) and on a generate
   with and without annotated.mp4 (frames/s as the tool reports it: from the first decoded frame to
   the last output written, i.e. without Python/TensorFlow start-up and model loading), its ratio to
   raw decode (targets 0.8 without, 0.5 with annotated.mp4), to a naive loop that decodes, resizes
-  and calls ``keras.Model.predict`` once per frame (a ``TFSMLayer`` over the same signature; target
+  and calls ``keras.Model.predict`` once per frame (a ``keras.Model`` over the same signature; target
   30; timed on 40 frames after the first) and, for information, to a loop calling the SavedModel's
   concrete signature function once per frame (200 frames; this one has no Keras overhead, so the
   ratio to it measures batching alone);
@@ -112,16 +112,21 @@ def naive_predict_fps(video, model, export_dir, num_frames=NAIVE_PREDICT_FRAMES)
 
     version_dir = export.latest_version_dir(export_dir, model)
     endpoint = "stream" if model == "video" else "serving_default"
-    layer = keras.layers.TFSMLayer(str(version_dir), call_endpoint=endpoint)
+    import tensorflow as tf
+
+    # The signature (keyword inputs), not the exported endpoint function: the video stream
+    # endpoint takes its states positionally.
+    loaded = tf.saved_model.load(str(version_dir))  # kept alive: the signature refers to its variables
+    signature = loaded.signatures[endpoint]
     classifier = frame_classifiers.LocalClassifier(model, export_dir)  # for image size and initial state
 
     class PerFrame(keras.Model):
         def __init__(self):
             super().__init__()
-            self.saved_model = layer
+            self.signature = signature
 
         def call(self, inputs):
-            return self.saved_model.call_endpoint_fn(**inputs)
+            return self.signature(**inputs)
 
     per_frame = PerFrame()
     state = {name: value.numpy() for name, value in classifier._state.items()}
