@@ -70,6 +70,7 @@ def tiny_report(tmp_path_factory) -> pathlib.Path:
     return runs / "report"
 
 
+@pytest.mark.slow  # ~55 s: keeps `make test` under 5 minutes on 2 cores; `make test-all` runs it
 def test_tiny_report_has_five_sections_and_no_broken_or_remote_resources(tiny_report):
     (report_dir,) = [p for p in tiny_report.iterdir() if p.is_dir() and p.name[0].isdigit()]
     for folder in (report_dir, tiny_report):  # the report and its latest copy, links relative to each
