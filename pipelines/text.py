@@ -112,14 +112,9 @@ PRESETS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = cli.build_parser("python -m pipelines.text", __doc__.splitlines()[0], TextConfig, PRESETS)
-    args = parser.parse_args(argv)
-    from pipelines import config as config_lib
-    from pipelines import runtime
-
-    config = config_lib.resolve(PRESETS, args.preset, cli.overrides_from(args))
-    strategy = runtime.make_strategy(args.strategy, args.logical_cpus)
-    return train_and_export(config, args.runs_dir, args.export_dir, export_model=not args.no_export, strategy=strategy)
+    return cli.train_main(
+        "python -m pipelines.text", __doc__.splitlines()[0], TextConfig, PRESETS, train_and_export, argv
+    )
 
 
 def adapt_vocabulary(texts, tokenize: str, max_tokens: int, ngrams: int = 1) -> list[str]:
