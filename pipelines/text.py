@@ -13,7 +13,6 @@ python -m pipelines.text --help
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -228,23 +227,7 @@ def train_and_export(
         )
         metrics["export"] = {"path": str(version_dir), "reload_max_difference": differences}
     training.write_run_outputs(run_dir, config, metrics, history, data.class_names, f"text {config.cell}")
-    print(
-        json.dumps(
-            {
-                "test_accuracy": round(metrics["test"]["accuracy"], 4),
-                "baseline_accuracy": round(metrics["baseline"]["accuracy"], 4),
-                "fit_seconds": metrics["fit_seconds"],
-                "run_dir": str(run_dir),
-                "export": metrics.get("export", {}).get("path"),
-            },
-            ensure_ascii=False,
-        )
-    )
-    print(
-        f"test accuracy {metrics['test']['accuracy']:.4f} (baseline {metrics['baseline']['name']}: "
-        f"{metrics['baseline']['accuracy']:.4f}); run folder {run_dir}"
-        + (f"; exported to {metrics['export']['path']}" if export_model else "")
-    )
+    training.print_summary(metrics, run_dir)
     return 0
 
 

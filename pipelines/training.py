@@ -138,3 +138,21 @@ def write_run_outputs(
 
 def backup_dir_for(runs_root: str | pathlib.Path, pipeline: str, config: Any) -> pathlib.Path:
     return pathlib.Path(runs_root) / pipeline / f".backup-{config_lib.fingerprint(config)}"
+
+
+def print_summary(metrics: dict[str, Any], run_dir: pathlib.Path) -> None:
+    """The end of a classifier run on stdout: one JSON line for scripts, one sentence for people."""
+    export_path = metrics.get("export", {}).get("path")
+    summary = {
+        "test_accuracy": round(metrics["test"]["accuracy"], 4),
+        "baseline_accuracy": round(metrics["baseline"]["accuracy"], 4),
+        "fit_seconds": metrics.get("fit_seconds"),
+        "run_dir": str(run_dir),
+        "export": export_path,
+    }
+    print(json.dumps(summary, ensure_ascii=False))
+    print(
+        f"test accuracy {metrics['test']['accuracy']:.4f} (baseline {metrics['baseline']['name']}: "
+        f"{metrics['baseline']['accuracy']:.4f}); run folder {run_dir}"
+        + (f"; exported to {export_path}" if export_path else "")
+    )
