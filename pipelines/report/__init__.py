@@ -18,6 +18,10 @@ linked from the report. The report goes to ``runs/report/<timestamp>/`` (``index
 ``figures/``, ``report.json``); ``runs/report/index.html`` and ``report.md`` are copies that point at the
 latest. Nothing is exported to ``export/``: the report trains with reduced budgets, and its models
 should not replace the ones being served.
+
+When Chromium is installed, the pages are then opened in it headless without network
+(:mod:`pipelines.report.browser_check`): every figure must load, every heading be there and nothing
+be fetched from the network, or the command fails.
 """
 
 from __future__ import annotations
@@ -145,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report_dir = build.build_report(config, args.runs_dir, preset_name=args.preset)
     print(f"report: {report_dir / 'index.html'} (latest copy: {report_dir.parent / 'index.html'})")
+    print(build.check_in_browser(report_dir))  # raises UserError when a figure, heading or offline view is broken
     return 0
 
 

@@ -12,7 +12,8 @@ import time
 import traceback
 
 from pipelines import config as config_lib
-from pipelines.report import render, sections
+from pipelines.errors import UserError
+from pipelines.report import browser_check, render, sections
 from pipelines.report.content import new_section
 
 
@@ -100,3 +101,36 @@ def build_report(config, runs_dir: str | pathlib.Path, preset_name: str = "") ->
         render.write_markdown(folder / "report.md", header, done)
     logging.info("report written to %s in %.0f s", report_dir, seconds)
     return report_dir
+
+
+def check_in_browser(report_dir: pathlib.Path) -> str:
+    """Opens the report and its latest copy in headless Chromium, if installed; returns the line to print.
+
+    Every figure listed in ``report.json`` must load and decode, every section's heading be there and
+    nothing come from the network (:mod:`pipelines.report.browser_check`); the outcome is recorded in
+    ``report.json`` as ``browser_check``. Raises UserError when a page fails. Without a browser the
+    line says how to enable the check.
+    """
+    summary_path = report_dir / "report.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    browser = browser_check.find_browser()
+    if browser is None:
+        summary["browser_check"] = {"checked": False}
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        return (
+            "not checked in a browser: no Chromium found; `apt-get install chromium` enables the check "
+            "(python -m pipelines.report.browser_check runs/report/index.html)"
+        )
+    headings = ["Summary"] + [f"{s['number']}. {s['title']}" for s in summary["sections"]]
+    figures = sum(len(s["figures"]) for s in summary["sections"])
+    problems = []
+    for folder in (report_dir, report_dir.parent):
+        result = browser_check.check_in_browser(folder / "index.html", headings=headings, browser=browser)
+        problems += [f"{result.page}: {problem}" for problem in result.problems]
+        if len(result.images) != figures:
+            problems.append(f"{result.page}: {len(result.images)} images, expected {figures}")
+    summary["browser_check"] = {"checked": True, "browser": browser, "figures": figures, "problems": problems}
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if problems:
+        raise UserError("the report does not display cleanly in a browser: " + "; ".join(problems))
+    return result.summary() + " (the report and its latest copy)"

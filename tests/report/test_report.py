@@ -6,8 +6,7 @@ import html.parser
 import json
 import pathlib
 import re
-import shutil
-import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -92,17 +91,128 @@ def test_tiny_report_has_five_sections_and_no_broken_or_remote_resources(tiny_re
     assert "seed 0" in html_text and "run time" in html_text
 
 
+def _browser() -> str | None:
+    from pipelines.report import browser_check
+
+    return browser_check.find_browser()
+
+
+needs_browser = pytest.mark.skipif(_browser() is None, reason="no Chromium (apt-get install chromium)")
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium is not installed")
-def test_tiny_report_renders_in_headless_chromium(tiny_report, tmp_path):
-    screenshot = tmp_path / "page.png"
-    subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", f"--screenshot={screenshot}", (tiny_report / "index.html").as_uri()],
-        check=True,
-        capture_output=True,
-        timeout=120,
+@needs_browser
+def test_tiny_report_displays_offline_in_headless_chromium(tiny_report):
+    from pipelines.report import browser_check
+
+    (report_dir,) = [p for p in tiny_report.iterdir() if p.is_dir() and p.name[0].isdigit()]
+    summary = json.loads((report_dir / "report.json").read_text())
+    figures = sum(len(s["figures"]) for s in summary["sections"])
+    assert summary["browser_check"] == {
+        "checked": True,
+        "browser": browser_check.find_browser(),
+        "figures": figures,
+        "problems": [],
+    }
+    for folder in (report_dir, tiny_report):
+        result = browser_check.check_in_browser(folder / "index.html", headings=("Summary", *HEADINGS))
+        assert result.ok, result.problems
+        assert len(result.images) == figures >= 5 and not result.broken and not result.network
+
+
+def _synthetic_report(root: pathlib.Path) -> pathlib.Path:
+    """A report folder as build_report leaves it: two real PNG figures, report.json, the page and its copy."""
+    import cv2
+
+    from pipelines.report import render
+    from pipelines.report.content import Figure, new_section
+
+    report_dir = root / "runs" / "report" / "20260101-000000"
+    (report_dir / "figures").mkdir(parents=True)
+    done = []
+    for number in (1, 2):
+        figure = report_dir / "figures" / f"figure{number}.png"
+        image = np.zeros((40, 60, 3), np.uint8)
+        image[:, : 20 * number] = (0, 128, 255)
+        figure.write_bytes(cv2.imencode(".png", image)[1].tobytes())
+        section = new_section(number)
+        section.verdict, section.figures = "supported", [Figure(figure, f"figure {number}")]
+        done.append(section)
+    sections = [{"number": s.number, "title": s.title, "figures": [str(f.path) for f in s.figures]} for s in done]
+    (report_dir / "report.json").write_text(json.dumps({"sections": sections}))
+    for folder in (report_dir, report_dir.parent):
+        render.write_html(folder / "index.html", {"title": "t", "intro": "i", "meta": "m"}, done)
+    return report_dir
+
+
+@needs_browser
+def test_synthetic_report_displays_offline_in_headless_chromium(tmp_path):
+    from pipelines.report import browser_check, build
+
+    report_dir = _synthetic_report(tmp_path)
+    result = browser_check.check_in_browser(report_dir / "index.html", headings=("Summary", HEADINGS[0], HEADINGS[1]))
+    assert result.ok, result.problems
+    assert result.images == ["figures/figure1.png", "figures/figure2.png"] and not result.broken
+    assert result.headings == ["Summary", HEADINGS[0], HEADINGS[1]] and not result.network
+    line = build.check_in_browser(report_dir)  # both pages, recorded in report.json
+    assert line.startswith("checked in headless ") and "2 figures loaded, 0 broken" in line
+    assert "no network requests" in line
+    assert json.loads((report_dir / "report.json").read_text())["browser_check"]["problems"] == []
+
+
+@needs_browser
+def test_browser_check_reports_broken_and_remote_images(tmp_path):
+    from pipelines.errors import UserError
+    from pipelines.report import browser_check, build
+
+    report_dir = _synthetic_report(tmp_path)
+    (report_dir / "figures" / "figure1.png").write_bytes(b"not a png")
+    (report_dir / "figures" / "figure2.png").unlink()
+    page = report_dir / "index.html"
+    result = browser_check.check_in_browser(page, headings=("Summary", "9. a section that is not there"))
+    assert result.broken == ["figures/figure1.png", "figures/figure2.png"] and not result.ok
+    assert "missing heading '9. a section that is not there'" in result.problems
+    with pytest.raises(UserError, match="broken image figures/figure1.png"):
+        build.check_in_browser(report_dir)
+    assert len(json.loads((report_dir / "report.json").read_text())["browser_check"]["problems"]) == 4
+
+    remote = tmp_path / "remote.html"  # the network is cut off: a remote image is broken and listed
+    remote.write_text(
+        "<link rel=stylesheet href='https://cdn.example.org/s.css'><h2>Summary</h2><img src='http://example.com/a.png'>"
     )
-    assert screenshot.stat().st_size > 1000
+    result = browser_check.check_in_browser(remote)
+    assert result.broken == ["http://example.com/a.png"]
+    assert sorted(result.network) == ["http://example.com/a.png", "https://cdn.example.org/s.css"]
+
+    cli = run_module("pipelines.report.browser_check", str(page), timeout=60)
+    assert cli.returncode == 2 and cli.stdout == ""
+    assert cli.stderr.startswith("error: ") and cli.stderr.count("\n") == 1, cli.stderr
+    assert "broken image figures/figure2.png" in cli.stderr
+
+
+def test_browser_check_without_a_browser_says_how_to_install_one(tmp_path, monkeypatch):
+    from pipelines.report import build
+
+    report_dir = _synthetic_report(tmp_path)
+    monkeypatch.setenv("REPORT_BROWSER", str(tmp_path / "no-such-browser"))
+    assert "apt-get install chromium" in build.check_in_browser(report_dir)
+    assert json.loads((report_dir / "report.json").read_text())["browser_check"] == {"checked": False}
+    cli = run_module("pipelines.report.browser_check", str(report_dir / "index.html"), timeout=60)
+    assert cli.returncode == 2 and "apt-get install chromium" in cli.stderr and cli.stderr.count("\n") == 1
+
+
+def test_browser_check_kills_a_hung_browser(tmp_path):
+    from pipelines.errors import UserError
+    from pipelines.report import browser_check
+
+    hung = tmp_path / "hung-browser"
+    hung.write_text("#!/bin/sh\nsleep 60 &\nsleep 60\n")
+    hung.chmod(0o755)
+    page = _synthetic_report(tmp_path) / "index.html"
+    started = time.perf_counter()
+    with pytest.raises(UserError, match="did not finish within 1 s"):
+        browser_check.check_in_browser(page, timeout=1, browser=str(hung))
+    assert time.perf_counter() - started < 10
 
 
 def test_render_links_figures_and_runs_relative_to_each_page(tmp_path):
