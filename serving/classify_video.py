@@ -2,6 +2,7 @@
 
     python -m serving.classify_video clip.mp4 --model video [--server URL] [--out DIR]
         [--export-dir export] [--batch-size 32] [--no-annotate] [--smooth N] [--encoding raw|jpeg]
+        [--threads 1] [--decoder-threads 0]
 
 Writes to ``--out`` (default ``runs/classify/<video file stem>/``):
 
@@ -13,10 +14,16 @@ Writes to ``--out`` (default ``runs/classify/<video file stem>/``):
   the even size it needs);
 - ``timeline.png``: each class's probability over time.
 
-Three threads overlap: decoding (``serving.video_reader``), inference in batches (this thread), and
-drawing + encoding the annotated video. Queues between them are bounded and every output is written
-as it goes, so memory does not grow with the length of the video (the timeline keeps at most a few
-thousand points, averaging neighbouring frames of long videos).
+Four threads overlap: decoding and resizing (``serving.video_reader``), inference in batches (this
+thread), and drawing + encoding the annotated video. Queues between them hold one or two chunks of at
+most 24 MB of frames each and every output is written as it goes, so memory does not grow with the
+length of the video (the timeline keeps at most a few thousand points, averaging neighbouring
+frames of long videos). The model is warmed up before the clock starts. Where the time goes, and
+how fast these stages could possibly go on the machine at hand: ``python -m bench classify_video``.
+
+Threads: by default TensorFlow runs on one thread (``--threads``; batched inference of these models
+needs ~0.1-0.25 ms of one core per frame) and FFmpeg decodes on all cores but one
+(``--decoder-threads``), which is left to resizing, inference and the encoder.
 
 ``--smooth N`` (off by default): the label and score of a frame come from the mean of the
 probabilities of the last N frames (causal); the per-class columns of frames.csv stay the model's
@@ -65,6 +72,12 @@ def build_parser() -> cli.ArgumentParser:
     parser.add_argument("--smooth", type=int, default=0, help="label from the mean of the last N frames (0: off)")
     parser.add_argument("--encoding", default="raw", choices=["raw", "jpeg"], help="frames sent to --server as")
     parser.add_argument("--image-size", type=int, default=None, help="model input side (default: export config)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="TensorFlow threads for in-process inference (0: TensorFlow's choice)"
+    )
+    parser.add_argument(
+        "--decoder-threads", type=int, default=0, help="FFmpeg decoding threads (0: one per core but one)"
+    )
     return parser
 
 
@@ -75,10 +88,10 @@ class AnnotatedWriter:
         path: the output .mp4.
         width, height: the input's frame size (odd sizes are padded to even).
         fps: frames per second of the output (the input's).
-        max_queued: frames waiting to be drawn (bounds memory).
+        max_queued: batches of frames waiting to be drawn (bounds memory).
     """
 
-    def __init__(self, path: pathlib.Path, width: int, height: int, fps: float, max_queued: int = 64):
+    def __init__(self, path: pathlib.Path, width: int, height: int, fps: float, max_queued: int = 1):
         self.size = (width + width % 2, height + height % 2)
         self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, self.size)
         if not self._writer.isOpened():
@@ -91,10 +104,11 @@ class AnnotatedWriter:
         scale = max(height, 240) / 480.0
         self._font_scale, self._thickness = 0.8 * scale, max(1, round(2 * scale))
 
-    def put(self, frame: np.ndarray, text: str) -> None:
+    def put(self, frames: list[np.ndarray], texts: list[str]) -> None:
+        """Queues a batch of frames and the text to draw on each."""
         if self._error is not None:
             raise self._error
-        self._queue.put((frame, text))
+        self._queue.put((frames, texts))
 
     def _draw(self, frame: np.ndarray, text: str) -> np.ndarray:
         if frame.ndim == 2 or frame.shape[2] != 3:
@@ -126,8 +140,9 @@ class AnnotatedWriter:
             if self._error is not None:
                 continue  # keep draining so the producer never blocks
             try:
-                self._writer.write(self._draw(*item))
-                self.frames_written += 1
+                for frame, text in zip(*item):
+                    self._writer.write(self._draw(frame, text))
+                    self.frames_written += 1
             except BaseException as error:  # re-raised in the main thread
                 self._error = error
 
@@ -218,7 +233,7 @@ def make_classifier(args: argparse.Namespace):
         return frame_classifiers.RestClassifier(
             args.model, args.server, args.encoding, args.export_dir, image_size=args.image_size
         )
-    classifier = frame_classifiers.LocalClassifier(args.model, args.export_dir)
+    classifier = frame_classifiers.LocalClassifier(args.model, args.export_dir, threads=args.threads)
     if args.image_size:
         classifier.image_size = args.image_size
     return classifier
@@ -228,12 +243,19 @@ def classify(args: argparse.Namespace) -> dict:
     """Runs the whole thing; returns the summary (also written to summary.json)."""
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.threads < 0 or args.decoder_threads < 0:
+        raise UserError("--threads and --decoder-threads must be 0 (automatic) or more")
     if args.smooth < 0:
         raise UserError(f"--smooth must be 0 (off) or a number of frames, got {args.smooth}")
     video_reader.probe(args.video)  # bad input fails here, before TensorFlow loads
     classifier = make_classifier(args)
+    classifier.warm_up(args.batch_size)
     annotate = not args.no_annotate
-    reader = video_reader.VideoReader(args.video, classifier.image_size, args.batch_size, keep_originals=annotate)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    decoder_threads = args.decoder_threads or max(1, cores - 1)  # a core left for resizing, inference, encoding
+    reader = video_reader.VideoReader(
+        args.video, classifier.image_size, args.batch_size, keep_originals=annotate, decoder_threads=decoder_threads
+    )
     info = reader.info
     out = pathlib.Path(args.out) if args.out else pathlib.Path("runs") / "classify" / pathlib.Path(args.video).stem
     out.mkdir(parents=True, exist_ok=True)
@@ -273,8 +295,7 @@ def classify(args: argparse.Namespace) -> dict:
                 timeline.add(chunk.times_s, probabilities)
                 segments.add(chunk.start, labels, chunk.times_s)
                 if writer is not None:
-                    for frame, label, score in zip(chunk.originals, labels, scores):
-                        writer.put(frame, f"{label} {score:.2f}")
+                    writer.put(chunk.originals, [f"{label} {score:.2f}" for label, score in zip(labels, scores)])
                 frames_done += len(top)
                 progress.update(len(top))
         if writer is not None:

@@ -131,9 +131,9 @@ def test_image_model_on_truncated_grayscale_avi(export_root, tmp_path):
     assert summary["model"]["name"] == "image" and summary["smooth"] == 3
 
 
-@pytest.mark.parametrize("case", ["missing", "text", "empty", "directory", "no_model"])
+@pytest.mark.parametrize("case", ["missing", "text", "empty", "directory", "no_model", "threads"])
 def test_bad_input_exits_2_with_one_line(case, tmp_path, clip):
-    video, export_dir = tmp_path / "clip.mp4", tmp_path / "export"
+    video, export_dir, extra = tmp_path / "clip.mp4", tmp_path / "export", []
     if case == "text":
         video.write_text("not a video\n" * 100)
     elif case == "empty":
@@ -142,9 +142,12 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, clip):
         video = tmp_path
     elif case == "no_model":
         video = clip
+    elif case == "threads":
+        video, extra = clip, ["--threads", "-1"]
     result = run_module(
-        "serving.classify_video", str(video), "--export-dir", str(export_dir), "--out", str(tmp_path / "o"), timeout=60
-    )
+        "serving.classify_video", str(video), "--export-dir", str(export_dir), "--out", str(tmp_path / "o"), *extra,
+        timeout=60,
+    )  # fmt: skip
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -152,12 +155,37 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, clip):
 
 def test_reader_handles_grayscale_odd_sizes_and_large_frames(tmp_path):
     clip = write_clip(tmp_path / "gray.avi", num_frames=9, width=1921, height=1081, fourcc="XVID", grayscale=True)
-    reader = video_reader.VideoReader(clip, 16, batch_size=4, keep_originals=True)
+    reader = video_reader.VideoReader(clip, 16, batch_size=8, keep_originals=True)
+    per_chunk = video_reader.FRAME_BYTES_PER_BATCH // (1921 * 1081 * 3)  # large frames: smaller chunks
+    assert reader.batch_size == per_chunk < 8
     chunks = list(reader)
-    assert [chunk.start for chunk in chunks] == [0, 4, 8]
+    assert [chunk.start for chunk in chunks] == list(range(0, 9, per_chunk))
     assert sum(len(chunk.pixels) for chunk in chunks) == reader.frames_read == 9
-    assert chunks[0].pixels.shape == (4, 16, 16, 3) and chunks[0].originals[0].shape[2] == 3
+    assert chunks[0].pixels.shape == (per_chunk, 16, 16, 3) and chunks[0].originals[0].shape[2] == 3
     assert reader.warning is None
+
+
+def test_one_decoder_thread_decodes_the_same_frames(clip):
+    default = np.concatenate([chunk.pixels for chunk in video_reader.VideoReader(clip, 16, batch_size=8)])
+    single = video_reader.VideoReader(clip, 16, batch_size=8, decoder_threads=1)
+    np.testing.assert_array_equal(np.concatenate([chunk.pixels for chunk in single]), default)
+
+
+@pytest.mark.parametrize("size", [32, 48])
+def test_shrink_is_antialiased_like_the_models_resize(size):
+    """A 1-pixel checkerboard must shrink to flat grey (aliasing would leave stripes or moire)."""
+    import tensorflow as tf
+
+    rows, cols = np.indices((360, 640))
+    board = np.where((rows + cols) % 2 == 0, 230, 20).astype(np.uint8)
+    frame = np.stack([board, np.roll(board, 1, axis=1), np.full_like(board, 90)], axis=-1)
+    frame[100:260, 200:440] = (40, 180, 250)  # and an object, whose edges must stay where they are
+    shrunk = video_reader.shrink(frame, size).astype(np.float32)
+    reference = tf.image.resize(frame[np.newaxis], (size, size), antialias=True).numpy()[0]
+    assert shrunk.shape == (size, size, 3)
+    assert np.abs(shrunk - reference).mean() < 2.0
+    assert np.abs(shrunk[:4, :4, :2] - 125).max() < 6  # the checkerboard became grey
+    assert video_reader.shrink(frame[:20, :20], size).shape == (size, size, 3)  # enlarging works too
 
 
 def test_timeline_stays_bounded_and_segments_cover_every_frame():

@@ -1,0 +1,115 @@
+"""What each stage of classify-video costs, in CPU milliseconds per frame, and the speed that allows.
+
+    python -m bench._stage_costs VIDEO [--export-dir export] [--frames 300]   # prints one JSON object
+
+Each stage runs alone on one thread over ``--frames`` frames (decoding: the first ones
+after the first; the later stages: the first 64 decoded frames, forwards and
+backwards in turn), timed by this
+process's CPU clock: decoding (OpenCV/FFmpeg, one decoder thread, BGR out), the resize to each
+model's input (``serving.video_reader.shrink``), batched inference (32 frames a call, TensorFlow on
+one thread, as classify-video runs it), and drawing + encoding the annotated frame (MPEG-4 Part 2
+at the input's size, OpenCV's writer: one thread, no options). classify-video runs these stages
+in overlapping threads (the decoder's own may be several; the encoder is one), so on ``cores`` cores
+no arrangement of them can beat
+
+    ceiling = cores / (sum of the stages' CPU per frame)      (and at most 1 / encode, with annotated.mp4)
+
+frames per second. ``bench.classify_video`` prints it next to the measured rate, so a ratio to raw
+decoding that misses its target can be told apart: lost to overheads, or out of reach of these
+libraries on this machine.
+
+Run in a process of its own (``bench.classify_video`` does): TensorFlow's thread pools are fixed
+when it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+BATCH = 32
+POOL = 64
+
+
+def _ms_per_frame(started: float, count: int) -> float:
+    """CPU milliseconds per frame of this process since ``started`` (``time.process_time()``)."""
+    return 1000.0 * (time.process_time() - started) / max(count, 1)
+
+
+def measure(video: pathlib.Path, export_root: pathlib.Path, num_frames: int) -> dict:
+    import cv2
+    import numpy as np
+
+    from serving import classify_video, frame_classifiers, video_reader
+
+    cv2.setNumThreads(1)
+    frame_classifiers.limit_tensorflow_threads(1)
+    pool: list[np.ndarray] = []  # the first POOL frames, reused by the later stages
+    capture = cv2.VideoCapture(str(video), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
+    ok, frame = capture.read()  # opening the file and the first frame are not timed
+    if not ok:
+        raise SystemExit(f"error: cannot decode {video}")
+    decoded, started = 0, time.process_time()
+    while decoded < num_frames:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        decoded += 1
+        if len(pool) < POOL:
+            pool.append(frame)
+    costs = {"decode": _ms_per_frame(started, decoded)}
+    capture.release()
+    # Forwards then backwards through the pool, so the encoder sees motion, not a cut every 64 frames.
+    cycle = pool + pool[-2:0:-1]
+    frames = [cycle[index % len(cycle)] for index in range(num_frames)]
+    height, width = frames[0].shape[:2]
+    with tempfile.TemporaryDirectory(prefix="stage-costs-") as scratch:
+        writer = classify_video.AnnotatedWriter(pathlib.Path(scratch) / "annotated.mp4", width, height, 25.0)
+
+        started = time.process_time()  # the writer's own thread draws (in place) and encodes
+        for start in range(0, len(frames), BATCH):
+            batch = frames[start : start + BATCH]
+            writer.put(batch, ["label 0.99"] * len(batch))
+        writer.close()
+        costs["draw_and_encode"] = _ms_per_frame(started, len(frames))
+    for model in ("video", "image"):
+        classifier = frame_classifiers.LocalClassifier(model, export_root)
+        started = time.process_time()
+        pixels = [video_reader.resize_frame(frame, classifier.image_size) for frame in frames]
+        costs[f"resize_{model}"] = _ms_per_frame(started, len(frames))
+        batches = [np.stack(pixels[start : start + BATCH]) for start in range(0, len(pixels), BATCH)]
+        classifier.warm_up(BATCH)
+        started = time.process_time()
+        for batch in batches:
+            classifier(batch)
+        costs[f"infer_{model}"] = _ms_per_frame(started, len(frames))
+    return {"video": str(video), "frames": decoded, "width": width, "height": height, "cpu_ms_per_frame": costs}
+
+
+def ceiling_fps(costs: dict, model: str, annotate: bool, cores: int) -> float:
+    """The frames/s bound above for one configuration of classify-video."""
+    stages = [costs["decode"], costs[f"resize_{model}"], costs[f"infer_{model}"]]
+    if not annotate:
+        return 1000.0 * cores / sum(stages)
+    encode = costs["draw_and_encode"]
+    return 1000.0 * min(cores / (sum(stages) + encode), 1.0 / encode)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench._stage_costs")
+    parser.add_argument("video")
+    parser.add_argument("--export-dir", default="export")
+    parser.add_argument("--frames", type=int, default=300)
+    args = parser.parse_args(argv)
+    print(json.dumps(measure(pathlib.Path(args.video), pathlib.Path(args.export_dir), args.frames)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
