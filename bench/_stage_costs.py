@@ -2,14 +2,13 @@
 
     python -m bench._stage_costs VIDEO [--export-dir export] [--frames 300]   # prints one JSON object
 
-Each stage runs alone on one thread over ``--frames`` frames (decoding: the first ones
-after the first; the later stages: the first 64 decoded frames, forwards and
-backwards in turn), timed by this
-process's CPU clock: decoding (OpenCV/FFmpeg, one decoder thread, BGR out), the resize to each
+Each stage runs alone on one thread, timed by this process's CPU clock (the least of 3 repeats):
+decoding (OpenCV/FFmpeg, one decoder thread, BGR out; ``--frames`` frames after the first), then,
+over as many frames cycled forwards and backwards through the first 64 decoded: the resize to each
 model's input (``serving.video_reader.shrink``), batched inference (32 frames a call, TensorFlow on
-one thread, as classify-video runs it), and drawing + encoding the annotated frame (MPEG-4 Part 2
-at the input's size, OpenCV's writer: one thread, no options). classify-video runs these stages
-in overlapping threads (the decoder's own may be several; the encoder is one), so on ``cores`` cores
+one thread, as classify-video runs it), and drawing + encoding the annotated frame (MPEG-4 Part 2 at
+the input's size, OpenCV's writer: one thread, no options). classify-video runs these stages in
+overlapping threads (the decoder's own may be several; the encoder is one), so on ``cores`` cores
 no arrangement of them can beat
 
     ceiling = cores / (sum of the stages' CPU per frame)      (and at most 1 / encode, with annotated.mp4)
@@ -25,6 +24,7 @@ when it starts.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import pathlib
@@ -35,6 +35,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 BATCH = 32
 POOL = 64
+REPEATS = 3
 
 
 def _ms_per_frame(started: float, count: int) -> float:
@@ -51,45 +52,50 @@ def measure(video: pathlib.Path, export_root: pathlib.Path, num_frames: int) -> 
     cv2.setNumThreads(1)
     frame_classifiers.limit_tensorflow_threads(1)
     pool: list[np.ndarray] = []  # the first POOL frames, reused by the later stages
-    capture = cv2.VideoCapture(str(video), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
-    ok, frame = capture.read()  # opening the file and the first frame are not timed
-    if not ok:
-        raise SystemExit(f"error: cannot decode {video}")
-    decoded, started = 0, time.process_time()
-    while decoded < num_frames:
-        ok, frame = capture.read()
+    costs: dict[str, list[float]] = collections.defaultdict(list)
+    for _ in range(REPEATS):
+        capture = cv2.VideoCapture(str(video), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
+        ok, frame = capture.read()  # opening the file and the first frame are not timed
         if not ok:
-            break
-        decoded += 1
-        if len(pool) < POOL:
-            pool.append(frame)
-    costs = {"decode": _ms_per_frame(started, decoded)}
-    capture.release()
+            raise SystemExit(f"error: cannot decode {video}")
+        decoded, started = 0, time.process_time()
+        while decoded < num_frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            decoded += 1
+            if len(pool) < POOL:
+                pool.append(frame)
+        costs["decode"].append(_ms_per_frame(started, decoded))
+        capture.release()
     # Forwards then backwards through the pool, so the encoder sees motion, not a cut every 64 frames.
     cycle = pool + pool[-2:0:-1]
     frames = [cycle[index % len(cycle)] for index in range(num_frames)]
     height, width = frames[0].shape[:2]
-    with tempfile.TemporaryDirectory(prefix="stage-costs-") as scratch:
-        writer = classify_video.AnnotatedWriter(pathlib.Path(scratch) / "annotated.mp4", width, height, 25.0)
-
-        started = time.process_time()  # the writer's own thread draws (in place) and encodes
-        for start in range(0, len(frames), BATCH):
-            batch = frames[start : start + BATCH]
-            writer.put(batch, ["label 0.99"] * len(batch))
-        writer.close()
-        costs["draw_and_encode"] = _ms_per_frame(started, len(frames))
+    for _ in range(REPEATS):
+        with tempfile.TemporaryDirectory(prefix="stage-costs-") as scratch:
+            writer = classify_video.AnnotatedWriter(pathlib.Path(scratch) / "annotated.mp4", width, height, 25.0)
+            started = time.process_time()  # the writer's own thread draws (in place) and encodes
+            for start in range(0, len(frames), BATCH):
+                batch = frames[start : start + BATCH]
+                writer.put(batch, ["label 0.99"] * len(batch))
+            writer.close()
+            costs["draw_and_encode"].append(_ms_per_frame(started, len(frames)))
     for model in ("video", "image"):
         classifier = frame_classifiers.LocalClassifier(model, export_root)
-        started = time.process_time()
-        pixels = [video_reader.resize_frame(frame, classifier.image_size) for frame in frames]
-        costs[f"resize_{model}"] = _ms_per_frame(started, len(frames))
-        batches = [np.stack(pixels[start : start + BATCH]) for start in range(0, len(pixels), BATCH)]
         classifier.warm_up(BATCH)
-        started = time.process_time()
-        for batch in batches:
-            classifier(batch)
-        costs[f"infer_{model}"] = _ms_per_frame(started, len(frames))
-    return {"video": str(video), "frames": decoded, "width": width, "height": height, "cpu_ms_per_frame": costs}
+        for _ in range(REPEATS):
+            started = time.process_time()
+            pixels = [video_reader.resize_frame(frame, classifier.image_size) for frame in frames]
+            costs[f"resize_{model}"].append(_ms_per_frame(started, len(frames)))
+            batches = [np.stack(pixels[start : start + BATCH]) for start in range(0, len(pixels), BATCH)]
+            classifier.reset()
+            started = time.process_time()
+            for batch in batches:
+                classifier(batch)
+            costs[f"infer_{model}"].append(_ms_per_frame(started, len(frames)))
+    best = {stage: min(values) for stage, values in costs.items()}  # the least disturbed of the repeats
+    return {"video": str(video), "frames": decoded, "width": width, "height": height, "cpu_ms_per_frame": best}
 
 
 def ceiling_fps(costs: dict, model: str, annotate: bool, cores: int) -> float:

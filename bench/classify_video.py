@@ -6,11 +6,12 @@ On ../shared/data/videos/slow_traffic_small.mp4 (when present) and on a generate
 - raw OpenCV decode rate (``cv2.VideoCapture.read`` in a loop, nothing else; the faster of
   OpenCV's default decoder threads and one thread);
 - each stage's CPU cost per frame (``bench._stage_costs``: decode, resize, inference, draw + encode)
-  and the ceiling it puts on any pipeline of these stages on this machine's cores; every measured
-  rate is also given as a fraction of its ceiling;
+  and the ceiling it puts on any pipeline of these stages on this machine's cores, printed under
+  each rate that has a target (a ratio can miss its target by overheads, or be out of reach);
 - end-to-end frames/s of ``python -m serving.classify_video`` for ``--model video`` and ``image``,
-  with and without annotated.mp4 (frames/s as the tool reports it: from the first decoded frame to
-  the last output written, i.e. without Python/TensorFlow start-up and model loading), its ratio to
+  with and without annotated.mp4 (and, for information, with it at ``--annotate-scale 0.5``;
+  frames/s as the tool reports it: from the first decoded frame to the last output written, i.e.
+  without Python/TensorFlow start-up and model loading), its ratio to
   raw decode (targets 0.8 without, 0.5 with annotated.mp4), to a naive loop that decodes, resizes
   and calls ``keras.Model.predict`` once per frame (a ``keras.Model`` over the same signature; target
   30; timed on 40 frames after the first) and, for information, to a loop calling the SavedModel's
@@ -92,10 +93,11 @@ def stage_costs(video: pathlib.Path, export_dir: pathlib.Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])["cpu_ms_per_frame"]
 
 
-def run_classify(video, model, export_dir, out, annotate=True) -> tuple[dict, float]:
+def run_classify(video, model, export_dir, out, annotate=True, annotate_scale=1.0) -> tuple[dict, float]:
     """Runs the command line in a child process; returns its summary and peak RSS in MiB."""
     command = [sys.executable, "-m", "serving.classify_video", str(video), "--model", model]
-    command += ["--export-dir", str(export_dir), "--out", str(out)] + ([] if annotate else ["--no-annotate"])
+    command += ["--export-dir", str(export_dir), "--out", str(out)]
+    command += ["--annotate-scale", str(annotate_scale)] if annotate else ["--no-annotate"]
     environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     with open(out.parent / f"{out.name}.log", "w") as log:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=log)
@@ -229,28 +231,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 row(f"{label}: naive model.predict per frame, {model}", naive, "frames/s")
                 naive_signature = naive_fps(video, model, export_root)
                 row(f"{label}: signature call per frame, {model}", naive_signature, "frames/s")
-                for annotate in (False, True):
-                    out = scratch / f"{video.stem}-{model}-{'annotated' if annotate else 'plain'}"
-                    summary, rss = run_classify(video, model, export_root, out, annotate)
+                for annotate, scale in ((False, 1.0), (True, 1.0), (True, 0.5)):
+                    out = scratch / f"{video.stem}-{model}-{'annotated' if annotate else 'plain'}-{scale}"
+                    summary, rss = run_classify(video, model, export_root, out, annotate, scale)
                     fps = summary["frames_per_second"]
-                    what = f"{label}: {model}, {'with' if annotate else 'no'} annotated.mp4"
-                    target = 0.5 if annotate else 0.8
-                    row(
-                        what,
-                        fps,
-                        "frames/s",
-                        fps / decode_fps,
-                        "raw decode",
-                        f">= {target}",
-                        fps / decode_fps >= target,
-                    )
+                    output = "annotated.mp4" + (f" at --annotate-scale {scale}" if scale != 1 else "")
+                    what = f"{label}: {model}, {output if annotate else 'no annotated.mp4'}"
                     ceiling = _stage_costs.ceiling_fps(costs, model, annotate, CORES)
-                    row(what, fps, "frames/s", fps / ceiling, f"ceiling on {CORES} cores ({ceiling:,.0f}/s)")
-                    row(f"{what}: ceiling", ceiling, "frames/s", ceiling / decode_fps, "raw decode")
+                    if scale == 1:
+                        target = 0.5 if annotate else 0.8
+                        ok = fps / decode_fps >= target
+                        row(what, fps, "frames/s", fps / decode_fps, "raw decode", f">= {target}", ok)
+                        row(f"{what}: ceiling", ceiling, "frames/s", ceiling / decode_fps, "raw decode")
+                    else:  # not a target: what the option buys
+                        row(what, fps, "frames/s", fps / decode_fps, "raw decode")
                     if not annotate:
                         row(what, fps, "frames/s", fps / naive, "naive predict", ">= 30", fps / naive >= 30)
                         row(what, fps, "frames/s", fps / naive_signature, "signature per frame")
-                    if video == long and model == "video" and annotate:
+                    if video == long and model == "video" and annotate and scale == 1:
                         peak["long"] = rss
         _, peak["short"] = run_classify(short, "video", export_root, scratch / "short-video-annotated")
         row(f"peak RSS, {short.name} (1x), video, annotated", peak["short"], "MiB")

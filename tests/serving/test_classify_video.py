@@ -202,3 +202,35 @@ def test_timeline_stays_bounded_and_segments_cover_every_frame():
         ("b", 2, 3),
         ("a", 4, 4),
     ]
+
+
+@pytest.mark.parametrize("scale, size", [(1.0, (66, 50)), (0.5, (32, 24))])
+def test_annotated_writer_keeps_every_frame_at_the_asked_size(tmp_path, scale, size):
+    frames = [np.full((49, 65, 3), 200, np.uint8) for _ in range(10)]
+    writer = classify_video.AnnotatedWriter(tmp_path / "a.mp4", 65, 49, 10.0, scale=scale)
+    writer.put(frames[:4], ["circle 0.90"] * 4)
+    writer.put(frames[4:], ["square 0.80"] * 6)
+    writer.close()
+    assert writer.frames_written == 10
+    assert count_frames(tmp_path / "a.mp4") == (10, 10.0, *size)
+    capture = cv2.VideoCapture(str(tmp_path / "a.mp4"))
+    first = capture.read()[1]
+    assert first[1:4, 1:4].mean() < 120 < first[-4:, -4:].mean()  # the dark label box, top left only
+    with pytest.raises(classify_video.UserError, match="annotate-scale"):
+        classify_video.AnnotatedWriter(tmp_path / "b.mp4", 65, 49, 10.0, scale=1.5)
+
+
+def test_stage_costs_measure_every_stage_and_bound_the_speed(export_root, clip):
+    from bench import _stage_costs
+
+    threads = cv2.getNumThreads()
+    try:
+        result = _stage_costs.measure(clip, export_root, num_frames=20)
+    finally:
+        cv2.setNumThreads(threads)
+    costs = result["cpu_ms_per_frame"]
+    assert set(costs) == {"decode", "draw_and_encode", "resize_video", "infer_video", "resize_image", "infer_image"}
+    assert result["frames"] == 20 and all(value > 0 for value in costs.values())
+    plain = _stage_costs.ceiling_fps(costs, "video", annotate=False, cores=2)
+    assert plain == pytest.approx(2000 / (costs["decode"] + costs["resize_video"] + costs["infer_video"]))
+    assert _stage_costs.ceiling_fps(costs, "video", annotate=True, cores=2) < plain
