@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from serving import classify_video, frame_classifiers, stub_export, video_reader
-from tests.conftest import run_module
+from tests.conftest import SHARED_DATA, run_module
 
 IMAGE_SIZE = 16
 
@@ -234,3 +234,26 @@ def test_stage_costs_measure_every_stage_and_bound_the_speed(export_root, clip):
     plain = _stage_costs.ceiling_fps(costs, "video", annotate=False, cores=2)
     assert plain == pytest.approx(2000 / (costs["decode"] + costs["resize_video"] + costs["infer_video"]))
     assert _stage_costs.ceiling_fps(costs, "video", annotate=True, cores=2) < plain
+
+
+REAL_VIDEOS = ["v_ApplyEyeMakeup_g01_c01.avi", "hmdb51_drink.mp4", "slow_traffic_small.mp4"]
+
+
+@pytest.mark.parametrize("name", [*REAL_VIDEOS, "generated 1080p"])
+def test_real_codecs_and_1080p_give_one_row_and_one_annotated_frame_per_frame(name, export_root, tmp_path):
+    """XviD AVI, MPEG-4 Part 2 MP4, H.264 MP4 (../shared/data/videos) and a 1920x1080 clip."""
+    if name in REAL_VIDEOS:
+        video = SHARED_DATA / "videos" / name
+        if not video.is_file():
+            pytest.skip(f"real sample video not found: {video}")
+    else:
+        video = write_clip(tmp_path / "hd.mp4", num_frames=12, width=1920, height=1080, fps=25.0)
+    out = tmp_path / "out"
+    arguments = [str(video), "--model", "video", "--export-dir", str(export_root), "--out", str(out)]
+    summary = classify_video.classify(classify_video.build_parser().parse_args(arguments))
+    decoded, fps, width, height = count_frames(video)
+    assert summary["video"]["frames"] == decoded > 0 and summary["video"]["complete"]
+    assert (summary["video"]["width"], summary["video"]["height"]) == (width, height)
+    assert [int(row["frame"]) for row in read_rows(out)] == list(range(decoded))
+    # OpenCV's writer stores 30000/1001 fps as 29.97 (4 ms of drift an hour)
+    assert count_frames(out / "annotated.mp4")[:2] == (decoded, pytest.approx(fps, rel=1e-5))
