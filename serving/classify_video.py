@@ -16,7 +16,7 @@ Writes to ``--out`` (default ``runs/classify/<video file stem>/``):
   core per frame), so on 2 cores the annotated video halves the speed; 0.5 makes it ~3x cheaper;
 - ``timeline.png``: each class's probability over time.
 
-Four threads overlap: decoding and resizing (``serving.video_reader``), inference in batches (this
+Three threads overlap: decoding (``serving.video_reader``), resizing + inference in batches (this
 thread), and drawing + encoding the annotated video. Queues between them hold one or two chunks of at
 most 24 MB of frames each and every output is written as it goes, so memory does not grow with the
 length of the video (the timeline keeps at most a few thousand points, averaging neighbouring

@@ -6,13 +6,14 @@
         ...
     reader.frames_read, reader.warning  # what was really decoded; set when the file broke off early
 
-OpenCV (FFmpeg) decodes in a background thread that fills a bounded queue (a second thread resizes),
-so decoding overlaps resizing and inference, and memory stays constant for any length of video. Each
-frame is resized once, straight from the decoded BGR frame, by ``shrink`` (anti-aliased like the
-models' ``Resizing(antialias=True)``, at about a third of the cost of decoding the frame). The
-model's own resize layer then sees frames already at its size, where it is the identity. Channels
-are swapped to RGB after the resize (cheaper on the small frame). Grayscale or odd-sized frames and
-1080p+ all go the same way.
+OpenCV (FFmpeg) decodes in a background thread that fills a bounded queue, and the consumer's thread
+resizes each chunk as it takes it, so decoding overlaps resizing and inference (two busy threads for
+two cores: a third, resizing on its own, only took turns with the decoder), and memory stays
+constant for any length of video. Each frame is resized once, straight from the decoded BGR frame,
+by ``shrink`` (anti-aliased like the models' ``Resizing(antialias=True)``, at about a third of the
+cost of decoding the frame). The model's own resize layer then sees frames already at its size,
+where it is the identity. Channels are swapped to RGB after the resize (cheaper on the small
+frame). Grayscale or odd-sized frames and 1080p+ all go the same way.
 
 What real files do, and what the reader does about it:
 
@@ -26,7 +27,6 @@ What real files do, and what the reader does about it:
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import os
 import pathlib
@@ -166,7 +166,7 @@ class VideoReader:
         keep_originals: also deliver the full-size BGR frames (for the annotated video).
         queue_chunks: chunks decoded ahead of the consumer (default 2; 1 with ``keep_originals``,
             whose full-size frames then live on downstream: at most the chunk being decoded, the
-            one being resized and the consumer's are alive in the reader).
+            queued one and the consumer's are alive in the reader).
         decoder_threads: FFmpeg's decoding threads (0: OpenCV's default, one per core).
 
     Raises:
@@ -217,11 +217,10 @@ class VideoReader:
         )
 
     def _decode(self) -> None:
-        # Decoding (this thread) and resizing (one worker) overlap: both release the GIL, so chunk
-        # k is resized while chunk k + 1 is decoded. The queue holds futures of chunks, in order.
+        # Decoding (this thread) and resizing (the consumer's, in __iter__) overlap: both release
+        # the GIL, so chunk k is resized and classified while chunk k + 1 is decoded.
         params = [cv2.CAP_PROP_N_THREADS, self.decoder_threads] if self.decoder_threads else []
         capture = cv2.VideoCapture(self.info.path, cv2.CAP_ANY, params)
-        resizer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="video-resize")
         try:
             fps = self.info.fps or 25.0
             index = 0
@@ -240,7 +239,7 @@ class VideoReader:
                     index += 1
                 if not times:
                     break
-                if not self._put(resizer.submit(self._prepare, index - len(times), times, frames)):
+                if not self._put((index - len(times), times, frames)):
                     return
                 if len(times) < self.batch_size:
                     break
@@ -256,7 +255,6 @@ class VideoReader:
             self._put(error)
         finally:
             capture.release()
-            resizer.shutdown(wait=False)
 
     def __iter__(self) -> Iterator[Chunk]:
         self._thread = threading.Thread(target=self._decode, name="video-decode", daemon=True)
@@ -268,7 +266,7 @@ class VideoReader:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield item.result()
+                yield self._prepare(*item)
         finally:
             self.close()
 
