@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import struct
 
 import cv2
 import numpy as np
@@ -35,6 +36,33 @@ def count_frames(path) -> tuple[int, float, int, int]:
     while capture.read()[0]:
         count += 1
     return count, fps, int(width), int(height)
+
+
+def retime_mp4(path, durations: list[tuple[int, float]]) -> None:
+    """Makes an OpenCV-written MP4 variable-frame-rate: rewrites its one ``stts`` (time-to-sample) box
+    as ``(frame count, duration as a multiple of the original frame duration)`` runs. The moov box
+    follows the media data in these files, so growing it moves no sample offsets."""
+    data = bytearray(path.read_bytes())
+    containers, ancestors = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}, []
+    position, end = 0, len(data)
+    while position < end:
+        size, kind = struct.unpack(">I4s", data[position : position + 8])
+        if kind == b"stts":
+            (delta,) = struct.unpack(">I", data[position + 20 : position + 24])
+            entries = b"".join(struct.pack(">II", count, round(delta * scale)) for count, scale in durations)
+            box = struct.pack(">I4sII", 16 + len(entries), b"stts", 0, len(durations)) + entries
+            data[position : position + size] = box
+            for ancestor in ancestors:  # every box around it grows by the same amount
+                (ancestor_size,) = struct.unpack(">I", data[ancestor : ancestor + 4])
+                data[ancestor : ancestor + 4] = struct.pack(">I", ancestor_size + len(box) - size)
+            path.write_bytes(bytes(data))
+            return
+        if kind in containers:
+            ancestors.append(position)
+            position += 8
+        else:
+            position += size
+    raise AssertionError(f"no stts box in {path}")
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +285,28 @@ def test_real_codecs_and_1080p_give_one_row_and_one_annotated_frame_per_frame(na
     assert [int(row["frame"]) for row in read_rows(out)] == list(range(decoded))
     # OpenCV's writer stores 30000/1001 fps as 29.97 (4 ms of drift an hour)
     assert count_frames(out / "annotated.mp4")[:2] == (decoded, pytest.approx(fps, rel=1e-5))
+
+
+def test_variable_frame_rate_and_a_header_that_lies(export_root, tmp_path):
+    """Each row's time is its frame's own timestamp; the frame count in the header is not trusted."""
+    video = write_clip(tmp_path / "vfr.mp4", num_frames=30, fps=10.0)
+    retime_mp4(video, [(10, 2.0), (20, 0.5)])  # 10 frames at 5 fps, then 20 at 20 fps (same 3 s in all)
+    expected = [0.2 * index for index in range(10)] + [2.0 + 0.05 * index for index in range(20)]
+    out = tmp_path / "out"
+    arguments = [str(video), "--model", "video", "--export-dir", str(export_root), "--out", str(out)]
+    summary = classify_video.classify(classify_video.build_parser().parse_args(arguments + ["--no-annotate"]))
+    times = [float(row["time_s"]) for row in read_rows(out)]
+    np.testing.assert_allclose(times, expected, atol=2e-3)
+    assert summary["video"]["frames"] == 30 and summary["video"]["complete"]
+
+    avi = write_clip(tmp_path / "lying.avi", num_frames=30, fourcc="XVID")
+    data = bytearray(avi.read_bytes())
+    for tag, offset in ((b"avih", 24), (b"strh", 40)):  # dwTotalFrames, dwLength: say 12 frames, not 30
+        at = data.index(tag) + offset
+        assert struct.unpack("<I", data[at : at + 4]) == (30,)
+        data[at : at + 4] = struct.pack("<I", 12)
+    avi.write_bytes(bytes(data))
+    reader = video_reader.VideoReader(avi, IMAGE_SIZE, batch_size=8)
+    assert reader.info.frame_count == 12  # what the header now says
+    assert sum(len(chunk.pixels) for chunk in reader) == reader.frames_read == 30
+    assert reader.warning is None
