@@ -19,8 +19,9 @@ What real files do, and what the reader does about it:
 
 - the frame count in the header is an estimate (or 0, or wrong): frames are read until the decoder
   stops; ``frames_read`` is the truth, ``info.frame_count`` only feeds the progress bar;
-- variable frame rate: each frame's time is its presentation time (``CAP_PROP_POS_MSEC``), falling
-  back to ``index / fps`` where the backend reports none;
+- variable frame rate: each frame's time is its presentation time (``CAP_PROP_POS_MSEC``), counted
+  from the first frame and kept increasing (``FrameClock``): where the backend reports none, or the
+  same time twice (OpenCV does both on some AVIs), a frame comes one frame period after the last;
 - a file that breaks off part-way: the frames before the break are delivered and ``warning`` says
   that fewer frames were decoded than the header announced.
 """
@@ -155,6 +156,33 @@ def shrink(frame: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
 
 
+class FrameClock:
+    """Turns the decoder's timestamps into seconds from the first frame that always increase.
+
+    OpenCV reports the presentation time of the frame just read, but on some AVIs (UCF101's XviD
+    files) every time is one frame period late and the last frame repeats the time before it, and
+    some backends report 0 or nothing. Times are made relative to the first frame (which the
+    annotated video also starts with), and a time that is missing or not after the previous one
+    becomes the previous one plus a frame period.
+    """
+
+    def __init__(self, fps: float):
+        self.period = 1.0 / fps if fps > 0 else 1.0 / 25.0
+        self._first: float | None = None
+        self._last: float | None = None
+
+    def __call__(self, reported_ms: float) -> float:
+        reported = reported_ms / 1000.0 if np.isfinite(reported_ms) else None
+        if self._last is None:
+            self._first, time_s = (reported or 0.0), 0.0
+        elif reported is None or reported - self._first <= self._last:
+            time_s = self._last + self.period
+        else:
+            time_s = reported - self._first
+        self._last = time_s
+        return time_s
+
+
 class VideoReader:
     """Iterates over a video file in ``Chunk``s, decoded by a background thread.
 
@@ -222,7 +250,7 @@ class VideoReader:
         params = [cv2.CAP_PROP_N_THREADS, self.decoder_threads] if self.decoder_threads else []
         capture = cv2.VideoCapture(self.info.path, cv2.CAP_ANY, params)
         try:
-            fps = self.info.fps or 25.0
+            clock = FrameClock(self.info.fps)
             index = 0
             while not self._stop.is_set():
                 times, frames = [], []
@@ -230,11 +258,7 @@ class VideoReader:
                     ok, frame = capture.read()
                     if not ok or frame is None:
                         break
-                    time_s = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-                    # Some backends report no timestamps (0 for every frame): fall back to index / fps.
-                    if not np.isfinite(time_s) or (index > 0 and time_s == 0.0):
-                        time_s = index / fps
-                    times.append(time_s)
+                    times.append(clock(capture.get(cv2.CAP_PROP_POS_MSEC)))
                     frames.append(frame)
                     index += 1
                 if not times:

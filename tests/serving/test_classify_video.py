@@ -310,3 +310,21 @@ def test_variable_frame_rate_and_a_header_that_lies(export_root, tmp_path):
     assert reader.info.frame_count == 12  # what the header now says
     assert sum(len(chunk.pixels) for chunk in reader) == reader.frames_read == 30
     assert reader.warning is None
+
+
+def test_frame_clock_starts_at_zero_and_always_increases():
+    clock = video_reader.FrameClock(fps=25.0)
+    # UCF101's AVIs as OpenCV reports them: one period late, the last time repeated; then a gap.
+    assert [round(clock(ms), 3) for ms in (40.0, 80.0, 120.0, 120.0, float("nan"), 400.0)] == [
+        0.0, 0.04, 0.08, 0.12, 0.16, 0.36,
+    ]  # fmt: skip
+    no_times = video_reader.FrameClock(fps=10.0)
+    assert [no_times(0.0) for _ in range(3)] == pytest.approx([0.0, 0.1, 0.2])
+
+
+def test_real_avi_times_start_at_zero_one_period_apart():
+    video = SHARED_DATA / "videos" / "v_ApplyEyeMakeup_g01_c01.avi"
+    if not video.is_file():
+        pytest.skip(f"real sample video not found: {video}")
+    times = np.concatenate([chunk.times_s for chunk in video_reader.VideoReader(video, IMAGE_SIZE, batch_size=64)])
+    np.testing.assert_allclose(times, np.arange(len(times)) / 25.0, atol=1e-6)
