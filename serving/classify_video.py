@@ -277,6 +277,11 @@ def classify(args: argparse.Namespace) -> dict:
         args.video, classifier.image_size, args.batch_size, keep_originals=annotate, decoder_threads=decoder_threads
     )
     info = reader.info
+    frame_count = f"{info.frame_count} frames in its header" if info.frame_count else "no frame count in its header"
+    print(
+        f"{info.path}: {info.codec or 'unknown codec'}, {info.width}x{info.height}, {info.fps:.2f} fps, {frame_count}",
+        flush=True,
+    )
     out = pathlib.Path(args.out) if args.out else pathlib.Path("runs") / "classify" / pathlib.Path(args.video).stem
     out.mkdir(parents=True, exist_ok=True)
     class_names = list(classifier.class_names)

@@ -123,6 +123,7 @@ def test_video_model_writes_every_output(export_root, clip, tmp_path):
     assert segments[0]["first_frame"] == 0 and segments[-1]["last_frame"] == decoded - 1
     assert sum(s["last_frame"] - s["first_frame"] + 1 for s in segments) == decoded
     assert "label segment(s)" in result.stdout
+    assert f"FMP4, {width}x{height}, {fps:.2f} fps, {decoded} frames in its header" in result.stdout
 
 
 def test_stream_across_batches_equals_one_whole_clip_call(export_root, clip):
