@@ -86,7 +86,10 @@ def import_tensorflow_quietly() -> None:
     """Imports TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) kept off stderr.
 
     TensorFlow's native logging writes straight to file descriptor 2 before Python can filter it,
-    so a one-line error would drown in them. Python-level import errors still surface.
+    so a one-line error would drown in them. Python-level import errors still surface. On a machine
+    without an NVIDIA driver the devices are also listed here, as the CUDA probe then logs an
+    error line ("failed call to cuInit") at the first use of TensorFlow; with a driver it may
+    have something to say, so it is left to speak.
     """
     if "tensorflow" in sys.modules:
         return
@@ -95,7 +98,10 @@ def import_tensorflow_quietly() -> None:
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            if not os.path.exists("/proc/driver/nvidia"):
+                tensorflow.config.list_physical_devices("GPU")
     finally:
         os.dup2(saved, 2)
         os.close(saved)
