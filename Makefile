@@ -19,6 +19,7 @@ OUT ?=
 PORT ?= 8501
 HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 PROMPT ?=
 LENGTH ?=
 TEMPERATURE ?=
@@ -79,11 +80,11 @@ bench: $(STAMP)  ## run the benchmarks and print their ratios
 report: $(STAMP)  ## the five ideas measured and pictured: runs/report/index.html + report.md (PRESET=tiny: smoke test)
 	$(PY) -m pipelines.report --preset $(PRESET) $(ARGS)
 
-test: $(STAMP)  ## the test suite (slow tests excluded; see test-all)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+test: $(STAMP)  ## the test suite, PYTEST_WORKERS=2 processes (slow tests excluded; see test-all)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 test-all: $(STAMP)  ## the test suite including slow tests
-	$(PY) -m pytest -q --run-slow $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadscope --run-slow $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff check and format check
 	$(VENV)/bin/ruff check .

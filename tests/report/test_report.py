@@ -69,7 +69,6 @@ def tiny_report(tmp_path_factory) -> pathlib.Path:
     return runs / "report"
 
 
-@pytest.mark.slow  # ~55 s: keeps `make test` under 5 minutes on 2 cores; `make test-all` runs it
 def test_tiny_report_has_five_sections_and_no_broken_or_remote_resources(tiny_report):
     (report_dir,) = [p for p in tiny_report.iterdir() if p.is_dir() and p.name[0].isdigit()]
     for folder in (report_dir, tiny_report):  # the report and its latest copy, links relative to each
@@ -100,7 +99,6 @@ def _browser() -> str | None:
 needs_browser = pytest.mark.skipif(_browser() is None, reason="no Chromium (apt-get install chromium)")
 
 
-@pytest.mark.slow
 @needs_browser
 def test_tiny_report_displays_offline_in_headless_chromium(tiny_report):
     from pipelines.report import browser_check
