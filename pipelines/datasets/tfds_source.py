@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import pathlib
@@ -67,9 +69,29 @@ def prepared_builder(name: str) -> tfds.core.DatasetBuilder:
             "and the network is unreachable: prepare it on a connected machine "
             f"(tfds build {name.split(':')[0]}) and copy it there, or set TFDS_DATA_DIR"
         )
-    logging.info("preparing TFDS dataset %s in %s (once)", name, builder.data_dir)
-    builder.download_and_prepare()
+    with _preparation_lock(builder):
+        # Another process (two pipelines started at once on a fresh clone, parallel tests) may have
+        # prepared it while this one waited for the lock: a fresh builder sees its files.
+        builder = tfds.builder(name, data_dir=str(data_dir()))
+        if not builder.is_prepared():
+            logging.info("preparing TFDS dataset %s in %s (once)", name, builder.data_dir)
+            builder.download_and_prepare()
     return builder
+
+
+@contextlib.contextmanager
+def _preparation_lock(builder: tfds.core.DatasetBuilder):
+    """An exclusive lock per dataset across processes (``fcntl.flock``, released if a process dies):
+    TFDS writes a dataset into a temporary folder renamed at the end, and two processes preparing
+    the same one at the same time break each other's files."""
+    lock_path = data_dir() / f".{builder.name}.prepare.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def _is_local_builder(builder: tfds.core.DatasetBuilder) -> bool:

@@ -90,3 +90,28 @@ def test_bad_files_raise_user_errors(tmp_path, content, message):
 def test_missing_path_raises_user_error(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         text_sources.load(str(tmp_path / "nowhere.csv"))
+
+
+def test_two_preparations_of_one_embedded_dataset_at_once_both_succeed(tmp_path, monkeypatch):
+    """Two pipelines started together on a fresh clone (or two test processes) prepare the same
+    dataset: without the per-dataset lock TFDS's final rename failed in one of them."""
+    import threading
+
+    from pipelines.datasets import tfds_source
+
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(tfds_source, "_candidate_dirs", lambda: [tmp_path])  # not ~/tensorflow_datasets
+    results, errors = [], []
+
+    def prepare():
+        try:
+            results.append(tfds_source.prepared_builder("chinese_reference/distance_5").is_prepared())
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=prepare) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and results == [True, True]
