@@ -143,3 +143,14 @@ def server_url(export_root):
     process, url = start_server(export_root, "--poll-seconds", "0.2", "--max-request-bytes", str(1 << 20))
     yield url
     stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def stub_exports(tmp_path_factory):
+    """An export root with ``serving.stub_export``'s untrained ``video`` and ``image`` models (16x16 input)."""
+    from serving import stub_export
+
+    root = tmp_path_factory.mktemp("stub_export")
+    for name in ("video", "image"):
+        stub_export.export_stub(root, name, image_size=16)
+    return root

@@ -13,7 +13,7 @@ import pytest
 from serving import classify_video, frame_classifiers, stub_export, video_reader
 from tests.conftest import SHARED_DATA, run_module
 
-IMAGE_SIZE = 16
+IMAGE_SIZE = 16  # the stub_exports fixture's input size
 
 
 def write_clip(path, num_frames=30, width=65, height=49, fps=12.0, fourcc="mp4v", grayscale=False):
@@ -66,14 +66,6 @@ def retime_mp4(path, durations: list[tuple[int, float]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def export_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("classify_export")
-    stub_export.export_stub(root, "video", image_size=IMAGE_SIZE)
-    stub_export.export_stub(root, "image", image_size=IMAGE_SIZE)
-    return root
-
-
-@pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     return write_clip(tmp_path_factory.mktemp("clips") / "moving square.mp4")
 
@@ -83,10 +75,10 @@ def read_rows(out):
         return list(csv.DictReader(handle))
 
 
-def test_video_model_writes_every_output(export_root, clip, tmp_path):
+def test_video_model_writes_every_output(stub_exports, clip, tmp_path):
     out = tmp_path / "out"
     result = run_module(
-        "serving.classify_video", str(clip), "--model", "video", "--export-dir", str(export_root),
+        "serving.classify_video", str(clip), "--model", "video", "--export-dir", str(stub_exports),
         "--out", str(out), "--batch-size", "7",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -117,7 +109,7 @@ def test_video_model_writes_every_output(export_root, clip, tmp_path):
         "complete": True,
     }
     assert summary["model"]["name"] == "video" and summary["model"]["version"] == 1
-    assert summary["model"]["path"] == str((export_root / "video" / "1").resolve())
+    assert summary["model"]["path"] == str((stub_exports / "video" / "1").resolve())
     assert summary["frames_per_second"] > 0
     segments = summary["segments"]
     assert segments[0]["first_frame"] == 0 and segments[-1]["last_frame"] == decoded - 1
@@ -126,8 +118,8 @@ def test_video_model_writes_every_output(export_root, clip, tmp_path):
     assert f"FMP4, {width}x{height}, {fps:.2f} fps, {decoded} frames in its header" in result.stdout
 
 
-def test_stream_across_batches_equals_one_whole_clip_call(export_root, clip):
-    classifier = frame_classifiers.LocalClassifier("video", export_root)
+def test_stream_across_batches_equals_one_whole_clip_call(stub_exports, clip):
+    classifier = frame_classifiers.LocalClassifier("video", stub_exports)
     reader = video_reader.VideoReader(clip, classifier.image_size, batch_size=4)
     chunks = list(reader)
     streamed = np.concatenate([classifier(chunk.pixels) for chunk in chunks])
@@ -139,7 +131,7 @@ def test_stream_across_batches_equals_one_whole_clip_call(export_root, clip):
     np.testing.assert_allclose(classifier(pixels[:4]), streamed[:4], atol=1e-6)
 
 
-def test_image_model_on_truncated_grayscale_avi(export_root, tmp_path):
+def test_image_model_on_truncated_grayscale_avi(stub_exports, tmp_path):
     full = write_clip(tmp_path / "full.avi", num_frames=60, fourcc="XVID", grayscale=True)
     data = full.read_bytes()
     truncated = tmp_path / "cut.avi"
@@ -148,7 +140,7 @@ def test_image_model_on_truncated_grayscale_avi(export_root, tmp_path):
     assert 0 < decoded < 60
     out = tmp_path / "out"
     result = run_module(
-        "serving.classify_video", str(truncated), "--model", "image", "--export-dir", str(export_root),
+        "serving.classify_video", str(truncated), "--model", "image", "--export-dir", str(stub_exports),
         "--out", str(out), "--no-annotate", "--smooth", "3",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -249,12 +241,12 @@ def test_annotated_writer_keeps_every_frame_at_the_asked_size(tmp_path, scale, s
         classify_video.AnnotatedWriter(tmp_path / "b.mp4", 65, 49, 10.0, scale=1.5)
 
 
-def test_stage_costs_measure_every_stage_and_bound_the_speed(export_root, clip):
+def test_stage_costs_measure_every_stage_and_bound_the_speed(stub_exports, clip):
     from bench import _stage_costs
 
     threads = cv2.getNumThreads()
     try:
-        result = _stage_costs.measure(clip, export_root, num_frames=20)
+        result = _stage_costs.measure(clip, stub_exports, num_frames=20)
     finally:
         cv2.setNumThreads(threads)
     costs = result["cpu_ms_per_frame"]
@@ -269,7 +261,7 @@ REAL_VIDEOS = ["v_ApplyEyeMakeup_g01_c01.avi", "hmdb51_drink.mp4", "slow_traffic
 
 
 @pytest.mark.parametrize("name", [*REAL_VIDEOS, "generated 1080p"])
-def test_real_codecs_and_1080p_give_one_row_and_one_annotated_frame_per_frame(name, export_root, tmp_path):
+def test_real_codecs_and_1080p_give_one_row_and_one_annotated_frame_per_frame(name, stub_exports, tmp_path):
     """XviD AVI, MPEG-4 Part 2 MP4, H.264 MP4 (../shared/data/videos) and a 1920x1080 clip."""
     if name in REAL_VIDEOS:
         video = SHARED_DATA / "videos" / name
@@ -278,7 +270,7 @@ def test_real_codecs_and_1080p_give_one_row_and_one_annotated_frame_per_frame(na
     else:
         video = write_clip(tmp_path / "hd.mp4", num_frames=12, width=1920, height=1080, fps=25.0)
     out = tmp_path / "out"
-    arguments = [str(video), "--model", "video", "--export-dir", str(export_root), "--out", str(out)]
+    arguments = [str(video), "--model", "video", "--export-dir", str(stub_exports), "--out", str(out)]
     summary = classify_video.classify(classify_video.build_parser().parse_args(arguments))
     decoded, fps, width, height = count_frames(video)
     assert summary["video"]["frames"] == decoded > 0 and summary["video"]["complete"]
@@ -288,13 +280,13 @@ def test_real_codecs_and_1080p_give_one_row_and_one_annotated_frame_per_frame(na
     assert count_frames(out / "annotated.mp4")[:2] == (decoded, pytest.approx(fps, rel=1e-5))
 
 
-def test_variable_frame_rate_and_a_header_that_lies(export_root, tmp_path):
+def test_variable_frame_rate_and_a_header_that_lies(stub_exports, tmp_path):
     """Each row's time is its frame's own timestamp; the frame count in the header is not trusted."""
     video = write_clip(tmp_path / "vfr.mp4", num_frames=30, fps=10.0)
     retime_mp4(video, [(10, 2.0), (20, 0.5)])  # 10 frames at 5 fps, then 20 at 20 fps (same 3 s in all)
     expected = [0.2 * index for index in range(10)] + [2.0 + 0.05 * index for index in range(20)]
     out = tmp_path / "out"
-    arguments = [str(video), "--model", "video", "--export-dir", str(export_root), "--out", str(out)]
+    arguments = [str(video), "--model", "video", "--export-dir", str(stub_exports), "--out", str(out)]
     summary = classify_video.classify(classify_video.build_parser().parse_args(arguments + ["--no-annotate"]))
     times = [float(row["time_s"]) for row in read_rows(out)]
     np.testing.assert_allclose(times, expected, atol=2e-3)

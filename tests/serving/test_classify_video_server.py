@@ -18,23 +18,15 @@ from conftest import start_server, stop_server
 
 from serving import classify_video, stub_export
 
-IMAGE_SIZE = 16
+IMAGE_SIZE = 16  # the stub_exports fixture's input size
 CLASS_NAMES = list(stub_export.DEFAULT_CLASS_NAMES)
 
 
 @pytest.fixture(scope="module")
-def stub_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("stub_export")
-    stub_export.export_stub(root, "video", image_size=IMAGE_SIZE)
-    stub_export.export_stub(root, "image", image_size=IMAGE_SIZE)
-    return root
-
-
-@pytest.fixture(scope="module")
-def starting_server(stub_root):
+def starting_server(stub_exports):
     """Starts the server in the background, so that its start-up overlaps the in-process runs."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(start_server, stub_root)
+        future = pool.submit(start_server, stub_exports)
         yield future
         stop_server(future.result()[0])
 
@@ -74,20 +66,20 @@ def classify(clip, out, *options) -> tuple[list[str], np.ndarray, dict]:
 
 
 @pytest.fixture(scope="module")
-def in_process(starting_server, stub_root, clip, tmp_path_factory):
+def in_process(starting_server, stub_exports, clip, tmp_path_factory):
     """The in-process run of each model: {model: (labels, probabilities, summary)}."""
     out = tmp_path_factory.mktemp("in_process")
     return {
-        model: classify(clip, out / model, "--model", model, "--export-dir", str(stub_root))
+        model: classify(clip, out / model, "--model", model, "--export-dir", str(stub_exports))
         for model in ("video", "image")
     }
 
 
 @pytest.mark.parametrize("model", ["video", "image"])
-def test_raw_frames_through_the_server_equal_in_process(model, in_process, stub_server, stub_root, clip, tmp_path):
+def test_raw_frames_through_the_server_equal_in_process(model, in_process, stub_server, stub_exports, clip, tmp_path):
     local_labels, local_probabilities, local_summary = in_process[model]
     labels, probabilities, summary = classify(
-        clip, tmp_path / "out", "--model", model, "--export-dir", str(stub_root), "--server", stub_server
+        clip, tmp_path / "out", "--model", model, "--export-dir", str(stub_exports), "--server", stub_server
     )
     assert summary["video"]["frames"] == local_summary["video"]["frames"] == 45
     assert labels == local_labels
@@ -96,12 +88,12 @@ def test_raw_frames_through_the_server_equal_in_process(model, in_process, stub_
     assert summary["frames_per_second"] > 0
 
 
-def test_jpeg_video_falls_back_to_raw_frames_with_a_note(in_process, stub_server, stub_root, clip, tmp_path, capsys):
+def test_jpeg_video_falls_back_to_raw_frames_with_a_note(in_process, stub_server, stub_exports, clip, tmp_path, capsys):
     # The contract's stream signature takes uint8 frames only (no frame_bytes input): the client says so and
     # sends raw frames, so the answers are still the in-process ones.
     local_labels, local_probabilities, _ = in_process["video"]
     labels, probabilities, summary = classify(
-        clip, tmp_path / "out", "--model", "video", "--export-dir", str(stub_root), "--server", stub_server,
+        clip, tmp_path / "out", "--model", "video", "--export-dir", str(stub_exports), "--server", stub_server,
         "--encoding", "jpeg",
     )  # fmt: skip
     assert "stream signature takes raw frames only" in capsys.readouterr().err
@@ -109,12 +101,12 @@ def test_jpeg_video_falls_back_to_raw_frames_with_a_note(in_process, stub_server
     np.testing.assert_allclose(probabilities, local_probabilities, atol=1e-4)
 
 
-def test_jpeg_image_frames_run_and_report_fps(in_process, stub_server, stub_root, clip, tmp_path, capsys):
+def test_jpeg_image_frames_run_and_report_fps(in_process, stub_server, stub_exports, clip, tmp_path, capsys):
     # The untrained stub gives every frame the same label, so "labels equal on >= 99 % of frames" holds
     # trivially; the probabilities show that the JPEG frames are decoded the right way round.
     local_labels, local_probabilities, _ = in_process["image"]
     labels, probabilities, summary = classify(
-        clip, tmp_path / "out", "--model", "image", "--export-dir", str(stub_root), "--server", stub_server,
+        clip, tmp_path / "out", "--model", "image", "--export-dir", str(stub_exports), "--server", stub_server,
         "--encoding", "jpeg",
     )  # fmt: skip
     assert np.mean(np.array(labels) == np.array(local_labels)) >= 0.99
