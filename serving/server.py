@@ -37,9 +37,14 @@ import urllib.parse
 import zlib
 
 import numpy as np
-import tensorflow as tf
-from google.protobuf import json_format
-from tensorflow.core.protobuf import saved_model_pb2
+
+from pipelines import cli
+
+cli.import_tensorflow_quietly()  # its start-up lines (oneDNN, CUDA probing) kept off the server's stderr
+
+import tensorflow as tf  # noqa: E402
+from google.protobuf import json_format  # noqa: E402
+from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 DEFAULT_SIGNATURE_NAME = "serving_default"
