@@ -145,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipelines import config as config_lib
 
     config = config_lib.resolve(PRESETS, args.preset, cli.overrides_from(args))
+    cli.import_tensorflow_quietly()  # after the config is checked: bad settings fail before TensorFlow loads
     from pipelines.report import build
 
     report_dir = build.build_report(config, args.runs_dir, preset_name=args.preset)
