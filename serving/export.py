@@ -115,6 +115,36 @@ def publish(
     return target
 
 
+def publish_checked(
+    export_root: str | pathlib.Path,
+    name: str,
+    write: Callable[[pathlib.Path], None],
+    config: dict[str, Any],
+    cases: list[dict],
+    warmup_requests: list[tuple[str, dict[str, np.ndarray]]],
+    class_names: list[str] | None = None,
+    extra_files: dict[str, str] | None = None,
+) -> tuple[pathlib.Path, dict[str, float]]:
+    """:func:`publish` as every pipeline does it: ``config.json`` (and ``classes.txt`` when
+    ``class_names`` are given) in ``assets.extra/``, and the staged export reloaded in a fresh
+    process and checked against ``cases`` (:func:`check_in_fresh_process`) before it goes live, so
+    a bad export is never published. Returns the version directory and the check's differences."""
+    files = {"config.json": json.dumps(config, indent=2, ensure_ascii=False)}
+    if class_names is not None:
+        files["classes.txt"] = "\n".join(class_names) + "\n"
+    files.update(extra_files or {})
+    differences: dict[str, float] = {}
+    version_dir = publish(
+        export_root,
+        name,
+        write,
+        extra_files=files,
+        warmup_requests=warmup_requests,
+        check=lambda staging: differences.update(check_in_fresh_process(staging, cases)),
+    )
+    return version_dir, differences
+
+
 def _write_warmup(staging: pathlib.Path, requests: list) -> None:
     try:
         from serving import warmup

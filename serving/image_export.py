@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 from typing import Any
 
@@ -83,20 +82,15 @@ def export_image_model(
             "atol": 1e-5,
         },
     ]
-    differences = {}
-    version_dir = export.publish(
+    return export.publish_checked(
         export_root,
         "image",
         lambda path: archive.write_out(str(path), verbose=False),
-        extra_files={
-            "config.json": json.dumps(config, indent=2, ensure_ascii=False),
-            "classes.txt": "\n".join(class_names) + "\n",
-        },
+        config,
+        cases,
         warmup_requests=[
             ("serving_default", {"images": sample_images[:2]}),
             ("encoded", {"image_bytes": png_bytes[:2]}),
         ],
-        # Reloaded in a fresh process before it is published: a bad export never goes live.
-        check=lambda staging: differences.update(export.check_in_fresh_process(staging, cases)),
+        class_names=class_names,
     )
-    return version_dir, differences

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 from collections.abc import Callable
 from typing import Any
@@ -66,7 +65,7 @@ def export_text_model(
     export_root: str | pathlib.Path,
     sample_texts: list[str],
 ) -> tuple[pathlib.Path, dict[str, float]]:
-    """Publishes ``export/text/<version>/`` and checks it in a fresh process.
+    """Publishes ``export/text/<version>/``, checked in a fresh process before it goes live.
 
     Args:
         model: the trained classifier (string ``text`` in, probabilities out), CPU-servable.
@@ -86,19 +85,11 @@ def export_text_model(
         archive.write_out(str(path), verbose=False)
         check_string_input(path)
 
-    version_dir = export.publish(
+    return export.publish_checked(
         export_root,
         "text",
         write,
-        extra_files={
-            "config.json": json.dumps(config, indent=2, ensure_ascii=False),
-            "classes.txt": "\n".join(class_names) + "\n",
-        },
-        # A few samples plus the Chinese, English and empty checks; not the 100k-character one.
-        warmup_requests=[("serving_default", {"text": np.concatenate([texts[:2], texts[-4:-1]])})],
-    )
-    differences = export.check_in_fresh_process(
-        version_dir,
+        config,
         [
             {"signature": "serving_default", "inputs": {"text": texts}, "expected": live, "atol": 1e-5},
             {
@@ -107,5 +98,7 @@ def export_text_model(
                 "expected": {"classes": np.asarray([[name.encode("utf-8") for name in class_names]], dtype=object)},
             },
         ],
+        # A few samples plus the Chinese, English and empty checks; not the 100k-character one.
+        warmup_requests=[("serving_default", {"text": np.concatenate([texts[:2], texts[-4:-1]])})],
+        class_names=class_names,
     )
-    return version_dir, differences

@@ -19,7 +19,6 @@ into the graph even when a GPU is visible (CPU-only TF Serving could not run it)
 
 from __future__ import annotations
 
-import json
 import pathlib
 from typing import Any
 
@@ -168,22 +167,18 @@ def export_video_model(
             "atol": 1e-5,
         }
     )
-    differences = {}
-    version_dir = export.publish(
+    version_dir, differences = export.publish_checked(
         export_root,
         "video",
         lambda path: archive.write_out(str(path), verbose=False),
-        extra_files={
-            "config.json": json.dumps(config_dict, indent=2, ensure_ascii=False),
-            "classes.txt": "\n".join(class_names) + "\n",
-        },
+        config_dict,
+        cases,
         warmup_requests=[
             ("serving_default", {"frames": sample_clips[:1]}),
             ("encoded", {"frame_bytes": jpeg[:1]}),
             ("stream", {"frames": long_clip[:, :STREAM_CHUNK], **zeros}),
         ],
-        # Reloaded in a fresh process before it is published: a bad export never goes live.
-        check=lambda staging: differences.update(export.check_in_fresh_process(staging, cases)),
+        class_names=class_names,
     )
     # JPEG changes pixels slightly, so the outputs move a little; measured here, not asserted tightly.
     jpeg_outputs = live("encoded", jpeg)
