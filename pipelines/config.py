@@ -94,3 +94,18 @@ def fingerprint(config: Any, exclude: tuple[str, ...] = ()) -> str:
     """A short stable hash of the config, used to find the backup of an interrupted run."""
     values = {k: v for k, v in to_dict(config).items() if k not in exclude}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def group_pattern_field() -> Any:
+    """The ``group_pattern`` setting shared by the folder sources (see ``pipelines.datasets.groups``)."""
+    return dataclasses.field(
+        default="",
+        metadata={"help": "folders: regex whose first capture group, searched in a file name, is its group"},
+    )
+
+
+def split_files_field() -> Any:
+    """The ``split_files`` setting shared by the folder sources (see ``pipelines.datasets.groups``)."""
+    return dataclasses.field(
+        default="", metadata={"help": "folders: TRAIN.txt,TEST.txt in UCF101's trainlist/testlist format"}
+    )

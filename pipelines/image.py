@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from pipelines import cli
+from pipelines import config as config_lib
 from pipelines.errors import UserError
 
 
@@ -23,6 +24,8 @@ class ImageConfig:
     """Every setting of the image pipeline (presets below; override with --field or --set)."""
 
     dataset: str = dataclasses.field(default="", metadata={"help": "'' (embedded shapes), tfds:NAME or a folder"})
+    group_pattern: str = config_lib.group_pattern_field()
+    split_files: str = config_lib.split_files_field()
     image_size: int = dataclasses.field(default=48, metadata={"help": "model input height and width"})
     filters: tuple[int, ...] = dataclasses.field(default=(16, 32, 64), metadata={"help": "channels per conv block"})
     convs_per_block: int = 1
@@ -39,6 +42,9 @@ class ImageConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        from pipelines.datasets import groups
+
+        groups.check_pattern(self.group_pattern)
         if self.image_size < 8:
             raise UserError("image_size must be at least 8")
         if not self.filters or any(f <= 0 for f in self.filters):
@@ -83,14 +89,22 @@ def train_and_export(
 
     from models import cnn
     from pipelines import baselines, training
-    from pipelines import config as config_lib
     from pipelines.datasets import image_sources, pipeline
 
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
-    data = image_sources.load(config.dataset, config.image_size, config.seed, config.max_train_examples)
+    data = image_sources.load(
+        config.dataset,
+        config.image_size,
+        config.seed,
+        config.max_train_examples,
+        group_pattern=config.group_pattern,
+        split_files=config.split_files,
+    )
     run_dir = training.make_run_dir(runs_dir, "image")
     config_lib.save(config, run_dir / "config.json")
+    if data.split_rows:
+        training.save_split_assignment(data.split_rows, run_dir / "splits.csv")
     logging.info("data: %s, classes %s, sizes %s", data.description, data.class_names, data.sizes)
 
     flip = keras.layers.RandomFlip("horizontal", seed=config.seed)

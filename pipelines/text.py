@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from pipelines import cli
+from pipelines import config as config_lib
 from pipelines.errors import UserError
 
 CELLS = ("gru", "lstm", "simple_rnn")
@@ -30,6 +31,8 @@ class TextConfig:
     dataset: str = dataclasses.field(
         default="", metadata={"help": "'' (embedded Chinese sentences), tfds:NAME, a CSV/TSV file or a folder"}
     )
+    group_pattern: str = config_lib.group_pattern_field()
+    split_files: str = config_lib.split_files_field()
     distance: int = dataclasses.field(
         default=40, metadata={"help": "embedded dataset only: distractor characters (5, 10, 20, 40, 80 or 160)"}
     )
@@ -71,6 +74,9 @@ class TextConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        from pipelines.datasets import groups
+
+        groups.check_pattern(self.group_pattern)
         if self.cell not in CELLS:
             raise UserError(f"cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
         if self.tokenize not in ("auto", "word", "character"):
@@ -152,7 +158,6 @@ def train_and_export(
 
     from models import text_rnn
     from pipelines import baselines, training
-    from pipelines import config as config_lib
     from pipelines.datasets import pipeline, text_sources
 
     keras.utils.set_random_seed(config.seed)
@@ -164,11 +169,15 @@ def train_and_export(
         config.seed,
         config.max_train_examples,
         config.distance,
+        group_pattern=config.group_pattern,
+        split_files=config.split_files,
     )
     # Resolve "auto" once, from the training text, and keep the resolved value in the saved config.
     config = dataclasses.replace(config, tokenize=text_rnn.choose_tokenize(data.texts["train"], config.tokenize))
     run_dir = training.make_run_dir(runs_dir, "text")
     config_lib.save(config, run_dir / "config.json")
+    if data.split_rows:
+        training.save_split_assignment(data.split_rows, run_dir / "splits.csv")
     logging.info("data: %s, classes %s, sizes %s", data.description, data.class_names, data.sizes)
 
     vocabulary = adapt_vocabulary(data.texts["train"], config.tokenize, config.max_tokens, config.ngrams)

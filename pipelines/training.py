@@ -156,3 +156,13 @@ def print_summary(metrics: dict[str, Any], run_dir: pathlib.Path) -> None:
         f"{metrics['baseline']['accuracy']:.4f}); run folder {run_dir}"
         + (f"; exported to {export_path}" if export_path else "")
     )
+
+
+def save_split_assignment(rows: list[dict], path: pathlib.Path) -> None:
+    """Writes which file went to which split (and its group) as CSV, for a look or a rerun elsewhere."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

@@ -42,6 +42,7 @@ class LabeledData:
     sizes: dict[str, int]
     description: str
     cache: bool = True
+    split_rows: list[dict] | None = None  # folders: file, class, group and split of every file
 
 
 def resize_image(image: tf.Tensor, size: int) -> tf.Tensor:
@@ -53,8 +54,18 @@ def resize_image(image: tf.Tensor, size: int) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 
-def load(dataset: str, image_size: int, seed: int = 0, max_train_examples: int = 0) -> LabeledData:
-    """Resolves a ``DATASET`` value (empty, ``tfds:NAME`` or a folder) into labelled splits."""
+def load(
+    dataset: str,
+    image_size: int,
+    seed: int = 0,
+    max_train_examples: int = 0,
+    group_pattern: str = "",
+    split_files: str = "",
+) -> LabeledData:
+    """Resolves a ``DATASET`` value (empty, ``tfds:NAME`` or a folder) into labelled splits.
+
+    Folders are split by group where groups are known (:mod:`pipelines.datasets.groups`).
+    """
     if not dataset:
         data = _from_tfds(EMBEDDED_NAME, image_size)
     elif dataset.startswith("tfds:"):
@@ -65,7 +76,7 @@ def load(dataset: str, image_size: int, seed: int = 0, max_train_examples: int =
             raise UserError(f"dataset path '{dataset}' does not exist: give a folder of class sub-folders or tfds:NAME")
         if not path.is_dir():
             raise UserError(f"dataset '{dataset}' is a file: image datasets are folders with one sub-folder per class")
-        data = _from_folder(path, image_size, seed)
+        data = _from_folder(path, image_size, seed, group_pattern, split_files)
     if max_train_examples:
         data.train = data.train.take(max_train_examples)
         data.sizes["train"] = min(data.sizes["train"], max_train_examples)
@@ -149,7 +160,9 @@ def list_class_files(
     return class_names, paths, np.asarray(labels, np.int64)
 
 
-def _from_folder(root: pathlib.Path, image_size: int, seed: int) -> LabeledData:
+def _from_folder(root: pathlib.Path, image_size: int, seed: int, group_pattern: str, split_files: str) -> LabeledData:
+    from pipelines.datasets import groups
+
     class_names, paths, labels = list_class_files(root, IMAGE_EXTENSIONS, "image")
     images = np.zeros((len(paths), image_size, image_size, 3), np.uint8)
     keep = np.zeros(len(paths), bool)
@@ -166,10 +179,18 @@ def _from_folder(root: pathlib.Path, image_size: int, seed: int) -> LabeledData:
             "skipped %d unreadable image file(s) of %d, e.g. %s", len(skipped), len(paths), ", ".join(skipped[:3])
         )
     images, labels = images[keep], labels[keep]
+    paths = [path for path, ok in zip(paths, keep) if ok]
     counts = {name: int((labels == i).sum()) for i, name in enumerate(class_names)}
     splits.check_classes(class_names, {k: v for k, v in counts.items() if v}, f"'{root}'")
-    parts = splits.stratified_split(labels, seed=seed)
+    folder_split = groups.split_folder(root, paths, labels, seed, group_pattern, split_files, kind="image")
+    parts = folder_split.parts
     datasets = [tf.data.Dataset.from_tensor_slices((images[idx], labels[idx])) for idx in parts]
     sizes = dict(zip(("train", "validation", "test"), (len(idx) for idx in parts)))
-    logging.info("folder %s: %d images in %d classes, split %s", root, len(labels), len(class_names), sizes)
-    return LabeledData(*datasets, class_names=class_names, sizes=sizes, description=str(root))
+    logging.info("folder %s: %d images in %d classes; %s", root, len(labels), len(class_names), folder_split.describe())
+    return LabeledData(
+        *datasets,
+        class_names=class_names,
+        sizes=sizes,
+        description=str(root),
+        split_rows=folder_split.rows(root, paths, class_names, labels),
+    )

@@ -41,6 +41,7 @@ class TextData:
     class_names: list[str]
     description: str
     skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+    split_rows: list[dict] | None = None  # folders: file, class, group and split of every file
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -67,10 +68,13 @@ def load(
     seed: int = 0,
     max_train_examples: int = 0,
     distance: int = chinese_reference.DEFAULT_DISTANCE,
+    group_pattern: str = "",
+    split_files: str = "",
 ) -> TextData:
     """Resolves a ``DATASET`` value (empty, ``tfds:NAME``, a CSV/TSV file or a folder) into labelled splits.
 
-    ``distance`` picks the embedded dataset's config when ``dataset`` is empty.
+    ``distance`` picks the embedded dataset's config when ``dataset`` is empty. Folders are split by
+    group where groups are known (:mod:`pipelines.datasets.groups`).
     """
     if not dataset:
         data = from_tfds(embedded_name(distance))
@@ -84,7 +88,7 @@ def load(
                 "of .txt files, or tfds:NAME"
             )
         if path.is_dir():
-            data = from_folder(path, seed)
+            data = from_folder(path, seed, group_pattern, split_files)
         else:
             data = from_table(path, text_column, label_column, seed)
     if max_train_examples and data.sizes["train"] > max_train_examples:
@@ -93,11 +97,14 @@ def load(
     return data
 
 
-def _split(texts: list[str], labels: np.ndarray, class_names: list[str], source: str, seed: int, skipped) -> TextData:
+def _split(
+    texts: list[str], labels: np.ndarray, class_names: list[str], source: str, seed: int, skipped, split_of=None
+) -> TextData:
+    """Splits the texts; ``split_of(labels)`` gives the parts (folders: by group), else stratified by example."""
     counts = {name: int((labels == i).sum()) for i, name in enumerate(class_names)}
     splits.check_classes(class_names, counts, source)
     texts_array = np.asarray(texts, dtype=object)
-    parts = splits.stratified_split(labels, seed=seed)
+    parts = split_of(labels) if split_of else splits.stratified_split(labels, seed=seed)
     data = TextData(
         texts={split: texts_array[index] for split, index in zip(SPLIT_NAMES, parts)},
         labels={split: labels[index] for split, index in zip(SPLIT_NAMES, parts)},
@@ -250,8 +257,10 @@ def from_table(path: pathlib.Path, text_column: str, label_column: str, seed: in
 # --- folder of class folders -----------------------------------------------------------------
 
 
-def from_folder(root: pathlib.Path, seed: int = 0) -> TextData:
-    """``root/<class>/*.txt``: one example per file."""
+def from_folder(root: pathlib.Path, seed: int = 0, group_pattern: str = "", split_files: str = "") -> TextData:
+    """``root/<class>/*.txt``: one example per file, split by group where groups are known."""
+    from pipelines.datasets import groups
+
     class_names, paths, labels = image_sources.list_class_files(root, TEXT_EXTENSIONS, "text")
     texts, keep = [], []
     for path in paths:
@@ -267,7 +276,17 @@ def from_folder(root: pathlib.Path, seed: int = 0) -> TextData:
     remap = np.full(len(class_names), -1, np.int64)
     remap[present] = np.arange(len(present))
     class_names = [class_names[i] for i in present]
-    return _split(texts, remap[labels], class_names, f"'{root}'", seed, {"empty_files": int((~keep).sum())})
+    paths = [path for path, ok in zip(paths, keep) if ok]
+    found = {}
+
+    def split_of(labels):
+        found["split"] = groups.split_folder(root, paths, labels, seed, group_pattern, split_files, kind="text file")
+        logging.info("%s", found["split"].describe())
+        return found["split"].parts
+
+    data = _split(texts, remap[labels], class_names, f"'{root}'", seed, {"empty_files": int((~keep).sum())}, split_of)
+    data.split_rows = found["split"].rows(root, paths, class_names, remap[labels])
+    return data
 
 
 # --- TFDS (the embedded dataset, tfds:imdb_reviews, ...) -----------------------------------------

@@ -69,3 +69,23 @@ def test_stratified_split_keeps_class_shares():
 def test_unknown_tfds_name_fails_fast():
     with pytest.raises(UserError, match="unknown TFDS dataset"):
         image_sources.load("tfds:surely_not_a_dataset_name", image_size=16)
+
+
+def test_image_folders_split_by_group_pattern(tmp_path):
+    rng = np.random.default_rng(0)
+    for class_name in ("cat", "dog"):
+        (tmp_path / class_name).mkdir()
+        for person in range(5):
+            for shot in range(3):
+                image = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+                cv2.imwrite(str(tmp_path / class_name / f"person{person}_{shot}.png"), image)
+    data = image_sources.load(str(tmp_path), 8, group_pattern=r"^(person\d+)_")
+    groups_by_split = {}
+    for row in data.split_rows:
+        groups_by_split.setdefault(row["split"], set()).add(row["group"])
+    assert set(groups_by_split) == {"train", "validation", "test"}
+    assert not (groups_by_split["train"] & groups_by_split["test"])
+    assert not (groups_by_split["train"] & groups_by_split["validation"])
+    assert sum(data.sizes.values()) == 30
+    with pytest.raises(UserError, match="matches none"):
+        image_sources.load(str(tmp_path), 8, group_pattern=r"^(actor\d+)_")

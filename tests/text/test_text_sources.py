@@ -115,3 +115,18 @@ def test_two_preparations_of_one_embedded_dataset_at_once_both_succeed(tmp_path,
     for thread in threads:
         thread.join()
     assert not errors and results == [True, True]
+
+
+def test_text_folders_split_by_group_pattern(tmp_path):
+    for name, word in (("pos", "好吃"), ("neg", "难吃")):
+        (tmp_path / name).mkdir()
+        for user in range(4):
+            for i in range(2):
+                (tmp_path / name / f"user{user}_{i}.txt").write_text(f"这家店{word}{i}", encoding="utf-8")
+    data = text_sources.load(str(tmp_path), group_pattern=r"^(user\d+)_")
+    splits_of = {}
+    for row in data.split_rows:
+        splits_of.setdefault(row["group"], set()).add(row["split"])
+    assert len(splits_of) == 4 and all(len(found) == 1 for found in splits_of.values())
+    assert {row["split"] for row in data.split_rows} == {"train", "validation", "test"}
+    assert sum(data.sizes.values()) == 16
