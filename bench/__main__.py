@@ -1,4 +1,7 @@
-"""``python -m bench [NAME ...]``: runs every benchmark module (or the named ones) and prints one table."""
+"""``python -m bench [NAME ...]``: runs every benchmark module (or the named ones) and prints one table.
+
+Modules with ``DEFAULT = False`` (long accuracy runs such as ``real_actions``) run only when named.
+"""
 
 from __future__ import annotations
 
@@ -45,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows: list[dict] = []
     for name in names or available:
-        print(f"== bench.{name}", file=sys.stderr, flush=True)
         module = importlib.import_module(f"bench.{name}")
+        if not names and not getattr(module, "DEFAULT", True):
+            continue  # opt-in benchmarks (long accuracy runs) run only when named
+        print(f"== bench.{name}", file=sys.stderr, flush=True)
         rows += module.main([]) or []
     print(format_table(rows))
     return 0

@@ -23,6 +23,7 @@ def build_cnn_encoder(
     head: str = "flatten",
     pooling: str = "max",
     name: str = "cnn_encoder",
+    channels: int = 3,
 ) -> keras.Model:
     """Builds the frame/image encoder.
 
@@ -37,6 +38,7 @@ def build_cnn_encoder(
         pooling: ``max`` pooling between blocks, or ``none`` (strided convolutions instead,
             same parameter count), used by the report to show what pooling buys.
         name: model name.
+        channels: input channels (the video encoder also takes each frame's change: 6).
 
     Returns:
         A functional model ``(batch, size, size, 3) float32 → (batch, dense_units)``.
@@ -45,7 +47,7 @@ def build_cnn_encoder(
         raise ValueError(f"head must be 'flatten' or 'global_average', got '{head}'")
     if pooling not in ("max", "none"):
         raise ValueError(f"pooling must be 'max' or 'none', got '{pooling}'")
-    inputs = keras.Input(shape=(image_size, image_size, 3), name="pixels")
+    inputs = keras.Input(shape=(image_size, image_size, channels), name="pixels")
     x = inputs
     for block, num_filters in enumerate(filters):
         for index in range(convs_per_block):

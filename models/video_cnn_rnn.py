@@ -3,7 +3,8 @@
 ```
 frames uint8 (batch, time, h, w, 3), any h and w
   → FramePreprocess: resize to (size, size), standardise each frame     (batch * time, size, size, 3)
-  → cnn encoder, every frame alone (a time-distributed encoder)          (batch * time, features)
+    (for a keras.applications backbone: pixels 0..255, it scales them itself)
+  → frame encoder, every frame alone (models/frame_encoders.py)          (batch * time, features)
   → SplitTime                                                            (batch, time, features)
   → TemporalDifference: [features_t, features_t - features_t-1]          (batch, time, 2 * features)
   → LSTM / GRU, return_sequences (unidirectional: causal)                (batch, time, units)
@@ -30,7 +31,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from models import cnn
+from models import frame_encoders
 
 CELLS = ("lstm", "gru")
 
@@ -41,16 +42,21 @@ class FramePreprocess(layers.Layer):
 
     Resizing is anti-aliased bilinear (as the data sources resize); standardising each frame
     (zero mean, unit variance over its pixels) keeps it causal and makes brightness irrelevant.
+    ``scaling="pixels"`` leaves the values at 0..255 for backbones that scale inputs themselves.
     """
 
-    def __init__(self, size: int, **kwargs):
+    def __init__(self, size: int, scaling: str = "standardize", **kwargs):
         super().__init__(**kwargs)
-        self.size = size
+        if scaling not in ("standardize", "pixels"):
+            raise ValueError(f"scaling must be standardize or pixels, got '{scaling}'")
+        self.size, self.scaling = size, scaling
 
     def call(self, frames):
         shape = keras.ops.shape(frames)
         images = keras.ops.reshape(keras.ops.cast(frames, "float32"), (-1, shape[2], shape[3], shape[4]))
         images = keras.ops.image.resize(images, (self.size, self.size), antialias=True)
+        if self.scaling == "pixels":
+            return images
         mean = keras.ops.mean(images, axis=(1, 2, 3), keepdims=True)
         std = keras.ops.std(images, axis=(1, 2, 3), keepdims=True)
         return (images - mean) / keras.ops.maximum(std, 1.0)
@@ -59,7 +65,7 @@ class FramePreprocess(layers.Layer):
         return (None, self.size, self.size, 3)
 
     def get_config(self):
-        return {**super().get_config(), "size": self.size}
+        return {**super().get_config(), "size": self.size, "scaling": self.scaling}
 
 
 @keras.saving.register_keras_serializable(package="video")
@@ -89,6 +95,41 @@ class TemporalDifference(layers.Layer):
         return (*features_shape[:-1], 2 * features_shape[-1])
 
 
+@keras.saving.register_keras_serializable(package="video")
+class PixelDifference(layers.Layer):
+    """Preprocessed frames (batch * time, s, s, C) → (batch * time, s, s, 2C): each frame and its
+    change since the previous frame, so the CNN sees motion as well as appearance. Before the
+    first frame comes ``previous`` (batch, s * s * C), zeros by default, as in the stream state."""
+
+    def call(self, images, frames, previous=None):
+        shape = keras.ops.shape(frames)
+        size, channels = images.shape[1], images.shape[3]
+        sequence = keras.ops.reshape(images, (shape[0], shape[1], size, size, channels))
+        if previous is None:
+            before = keras.ops.zeros_like(sequence[:, :1])
+        else:
+            before = keras.ops.reshape(previous, (shape[0], 1, size, size, channels))
+        shifted = keras.ops.concatenate([before, sequence[:, :-1]], axis=1)
+        both = keras.ops.concatenate([sequence, sequence - shifted], axis=-1)
+        return keras.ops.reshape(both, (-1, size, size, 2 * channels))
+
+    def compute_output_shape(self, images_shape, frames_shape, previous_shape=None):
+        return (images_shape[0], images_shape[1], images_shape[2], 2 * images_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="video")
+class LastFrame(layers.Layer):
+    """Preprocessed frames (batch * time, s, s, C) → the last one of each video, flat (batch, s * s * C)."""
+
+    def call(self, images, frames):
+        shape = keras.ops.shape(frames)
+        flat = keras.ops.reshape(images, (shape[0], shape[1], -1))
+        return flat[:, -1]
+
+    def compute_output_shape(self, images_shape, frames_shape):
+        return (frames_shape[0], images_shape[1] * images_shape[2] * images_shape[3])
+
+
 def num_states(cell: str) -> int:
     """Recurrent state tensors per layer: LSTM has h and c, GRU has h."""
     return 2 if cell == "lstm" else 1
@@ -96,24 +137,23 @@ def num_states(cell: str) -> int:
 
 def state_sizes(config) -> dict[str, int]:
     """The stream signature's state tensors, ``{name: size}`` in order: the recurrent layer's
-    (``state_0`` = h, ``state_1`` = c for LSTM), then the previous frame's features if used."""
+    (``state_0`` = h, ``state_1`` = c for LSTM), then the previous frame's features and its
+    preprocessed pixels, each if used."""
     sizes = {f"state_{index}": config.units for index in range(num_states(config.cell))}
     if getattr(config, "feature_difference", False):
         sizes[f"state_{len(sizes)}"] = config.dense_units
+    if getattr(config, "pixel_difference", False):
+        sizes[f"state_{len(sizes)}"] = config.frame_size * config.frame_size * 3
     return sizes
 
 
-def _encoder(config) -> keras.Model:
-    return cnn.build_cnn_encoder(
-        config.frame_size,
-        tuple(config.filters),
-        config.convs_per_block,
-        config.dense_units,
-        config.dropout,
-        head="flatten",  # keeps where the shape is: motion direction needs it
-        pooling="max",
-        name="frame_encoder",
-    )
+def _encoder(config, pixel_difference: bool | None = None) -> keras.Model:
+    return frame_encoders.build_frame_encoder(config, pixel_difference)
+
+
+def _preprocess(config) -> FramePreprocess:
+    scaling = frame_encoders.input_scaling(getattr(config, "encoder", "small_cnn"))
+    return FramePreprocess(config.frame_size, scaling, name="preprocess")
 
 
 def _recurrent_layer(config, use_cudnn: bool | str):
@@ -138,7 +178,9 @@ def build_video_cnn_rnn(config, num_classes: int, use_cudnn: bool | str = "auto"
         ``frames`` uint8 (batch, time, h, w, 3) → probabilities (batch, time, classes).
     """
     frames = keras.Input(shape=(None, None, None, 3), dtype="uint8", name="frames")
-    x = FramePreprocess(config.frame_size, name="preprocess")(frames)
+    x = _preprocess(config)(frames)
+    if getattr(config, "pixel_difference", False):
+        x = PixelDifference(name="pixel_difference")(x, frames)  # (batch * time, size, size, 6)
     x = SplitTime(name="split_time")(_encoder(config)(x), frames)  # (batch, time, features)
     if getattr(config, "feature_difference", False):
         x = TemporalDifference(name="temporal_difference")(x)  # (batch, time, 2 * features)
@@ -157,16 +199,22 @@ def build_stream_model(model: keras.Model, config) -> keras.Model:
     """
     frames = keras.Input(shape=(None, None, None, 3), dtype="uint8", name="frames")
     states = [keras.Input(shape=(size,), dtype="float32", name=name) for name, size in state_sizes(config).items()]
-    x = model.get_layer("preprocess")(frames)
+    pixels = model.get_layer("preprocess")(frames)
+    extra_states = states[num_states(config.cell) :]  # previous features, previous pixels: as used
+    x = pixels
+    if getattr(config, "pixel_difference", False):
+        x = model.get_layer("pixel_difference")(pixels, frames, extra_states[-1])
     x = model.get_layer("split_time")(model.get_layer("frame_encoder")(x), frames)
     recurrent_states = states[: num_states(config.cell)]
     new_states = []
     if getattr(config, "feature_difference", False):
         features = x
-        x = model.get_layer("temporal_difference")(features, states[-1])
+        x = model.get_layer("temporal_difference")(features, extra_states[0])
     sequence, *new_states = model.get_layer("recurrent")(x, initial_state=recurrent_states)
     if getattr(config, "feature_difference", False):
         new_states.append(features[:, -1])
+    if getattr(config, "pixel_difference", False):
+        new_states.append(LastFrame(name="last_frame")(pixels, frames))
     sequence = model.get_layer("head_dropout")(sequence)
     probabilities = model.get_layer("probabilities")(sequence)
     outputs = {"probabilities": probabilities}
@@ -178,8 +226,8 @@ def build_stream_model(model: keras.Model, config) -> keras.Model:
 def build_frame_baseline(config, num_classes: int) -> keras.Model:
     """The same preprocessing and CNN with no recurrence: each frame is classified alone."""
     frames = keras.Input(shape=(None, None, None, 3), dtype="uint8", name="frames")
-    x = FramePreprocess(config.frame_size, name="preprocess")(frames)
-    x = SplitTime(name="split_time")(_encoder(config)(x), frames)
+    x = _preprocess(config)(frames)
+    x = SplitTime(name="split_time")(_encoder(config, pixel_difference=False)(x), frames)
     x = layers.Dropout(config.dropout, name="head_dropout")(x)
     probabilities = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(frames, probabilities, name="frame_cnn_baseline")

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Decoded-frame caches of test videos go to a per-process temporary folder, not the project's data/.
+_VIDEO_CACHE = tempfile.mkdtemp(prefix="video-cache-")
+os.environ["VIDEO_CACHE_DIR"] = _VIDEO_CACHE
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_VIDEO_CACHE, ignore_errors=True)
 
 
 def pytest_addoption(parser):

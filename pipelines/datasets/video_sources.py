@@ -3,17 +3,15 @@
 Every source yields unbatched ``(frames, labels)``: frames uint8 (num_frames, size, size, 3) RGB,
 labels int64 (num_frames,), one per frame (a clip-level label is broadcast to every frame).
 
-Folders are decoded with OpenCV inside the tf.data graph (``map`` with parallel calls): each
-element reads only the frames it samples (``num_frames`` at ``stride``), resized as they come, so
-no whole video is ever held in memory. Training clips start at a random frame each epoch;
-validation and test clips start at frame 0 (deterministic). Files that cannot be opened or have
-no frames are skipped and counted before training starts.
+Folders (:mod:`pipelines.datasets.video_folder`) are split by group, decoded once into an on-disk
+frame cache and sampled along their whole length; files that cannot be decoded are skipped and
+counted before training starts. :func:`read_clip` decodes one clip straight from a file (what a
+video over the cache bound costs every time).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import logging
+import dataclasses
 import os
 import pathlib
 
@@ -27,9 +25,9 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
 from pipelines.datasets import (  # noqa: E402
+    frame_cache,
     image_sources,
     moving_shapes,
-    splits,
     tfds_source,
 )
 from pipelines.errors import UserError  # noqa: E402
@@ -39,13 +37,41 @@ EMBEDDED_NAME = "moving_shapes"
 _CACHE_LIMIT_BYTES = 3 << 30
 
 
+@dataclasses.dataclass
+class VideoData(image_sources.LabeledData):
+    """Clip splits, plus for folder sources what per-video evaluation needs.
+
+    ``clip_videos[split]``: the video index of each evaluation clip, in dataset order;
+    ``videos[split]``: ``(frames reader, label, name)`` per video, the reader returning the whole
+    video as uint8 (frames, size, size, 3).
+    """
+
+    num_videos: dict[str, int] | None = None
+    clip_videos: dict[str, np.ndarray] | None = None
+    videos: dict[str, list] | None = None
+    split_description: str = ""
+
+
 def load(
-    dataset: str, num_frames: int, frame_size: int, stride: int = 1, seed: int = 0, max_train_examples: int = 0
-) -> image_sources.LabeledData:
+    dataset: str,
+    num_frames: int,
+    frame_size: int,
+    stride: int = 1,
+    seed: int = 0,
+    max_train_examples: int = 0,
+    group_pattern: str = "",
+    split_files: str = "",
+    min_clips_per_epoch: int = 0,
+    cache_dir: str = "",
+    cache_max_bytes: int = 4 << 30,
+) -> VideoData:
     """Resolves a ``DATASET`` value (empty, ``tfds:NAME`` or a folder) into labelled clip splits.
 
     ``LabeledData.cache`` says whether the *training* split may be cached (folders: no, so each
     epoch samples new start frames); evaluation splits are deterministic and always cacheable.
+    Folders are split by group (:mod:`pipelines.datasets.groups`) and decoded once into the frame
+    cache (:mod:`pipelines.datasets.frame_cache`); an epoch draws one clip at a random start in
+    every segment of every training video, repeated up to ``min_clips_per_epoch`` clips.
     """
     if num_frames < 1 or stride < 1:
         raise UserError("num_frames and frame_stride must be positive")
@@ -59,7 +85,19 @@ def load(
             raise UserError(f"dataset path '{dataset}' does not exist: give a folder of class sub-folders or tfds:NAME")
         if not path.is_dir():
             raise UserError(f"dataset '{dataset}' is a file: video datasets are folders with one sub-folder per class")
-        data = _from_folder(path, num_frames, frame_size, stride, seed)
+        from pipelines.datasets import video_folder
+
+        data = video_folder.load(
+            path,
+            num_frames,
+            frame_size,
+            stride,
+            seed,
+            group_pattern=group_pattern,
+            split_files=split_files,
+            min_clips_per_epoch=min_clips_per_epoch,
+            cache=frame_cache.FrameCache(frame_size, stride, cache_dir, cache_max_bytes),
+        )
     if max_train_examples:
         data.train = data.train.take(max_train_examples)
         data.sizes["train"] = min(data.sizes["train"], max_train_examples)
@@ -88,7 +126,7 @@ def _from_embedded(num_frames: int, frame_size: int) -> image_sources.LabeledDat
         for split in ("train", "validation", "test")
     ]
     sizes = {split: builder.info.splits[split].num_examples for split in ("train", "validation", "test")}
-    return image_sources.LabeledData(
+    return VideoData(
         *datasets,
         class_names=list(builder.info.features["label"].names),
         sizes=sizes,
@@ -124,7 +162,7 @@ def _from_tfds(name: str, num_frames: int, frame_size: int, stride: int, seed: i
     sizes = {
         key: builder.info.splits[split].num_examples for key, split in zip(("train", "validation", "test"), split_names)
     }
-    return image_sources.LabeledData(
+    return VideoData(
         *datasets, class_names=list(features[label_key].names), sizes=sizes, description=f"tfds:{name}", cache=False
     )
 
@@ -144,7 +182,7 @@ def probe(path: str | pathlib.Path) -> int:
 
 
 def read_clip(path: str, start: int, num_frames: int, stride: int, frame_size: int) -> tuple[np.ndarray, int]:
-    """Decodes ``num_frames`` frames from ``start`` every ``stride`` frames, resized as they come.
+    """Decodes ``num_frames`` frames from ``start`` every ``stride`` frames, resized as the model resizes.
 
     Frames past the end of a short video repeat its last decoded frame.
 
@@ -154,7 +192,7 @@ def read_clip(path: str, start: int, num_frames: int, stride: int, frame_size: i
     """
     clip = np.zeros((num_frames, frame_size, frame_size, 3), np.uint8)
     capture = cv2.VideoCapture(path)
-    decoded = 0
+    decoded, frames = 0, []
     try:
         if not capture.isOpened():
             return clip, 0
@@ -167,102 +205,15 @@ def read_clip(path: str, start: int, num_frames: int, stride: int, frame_size: i
                 break
             if frame.ndim == 2:
                 frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-            # INTER_AREA: anti-aliased like the model's resize, and far cheaper on large frames.
-            small = cv2.resize(frame[..., :3], (frame_size, frame_size), interpolation=cv2.INTER_AREA)
-            clip[decoded] = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+            frames.append(cv2.cvtColor(frame[..., :3], cv2.COLOR_BGR2RGB))
             decoded += 1
             for _ in range(stride - 1):
                 if not capture.grab():
                     break
     finally:
         capture.release()
+    if frames:  # the exported model's own resize: training sees what serving will
+        clip[:decoded] = frame_cache.resize_frames(np.stack(frames), frame_size)
     if 0 < decoded < num_frames:
         clip[decoded:] = clip[decoded - 1]
     return clip, decoded
-
-
-def folder_clips(
-    paths: list[str],
-    labels: np.ndarray,
-    frame_counts: np.ndarray,
-    num_frames: int,
-    frame_size: int,
-    stride: int,
-    training: bool,
-    seed: int = 0,
-) -> tf.data.Dataset:
-    """A tf.data pipeline decoding one clip per file in parallel; unreadable clips are dropped.
-
-    Training clips start at a random frame (re-drawn every epoch); otherwise at frame 0.
-    """
-    span = (num_frames - 1) * stride + 1
-    latest_starts = np.maximum(np.asarray(frame_counts, np.int64) - span, 0)
-    files = tf.data.Dataset.from_tensor_slices((list(map(str, paths)), np.asarray(labels, np.int64), latest_starts))
-    randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    dataset = tf.data.Dataset.zip(files, randoms)
-
-    def decode(file_info, random):
-        path, label, latest_start = file_info
-        start = tf.math.floormod(random, latest_start + 1) if training else tf.constant(0, tf.int64)
-        frames, decoded = tf.numpy_function(
-            lambda p, s: read_clip(p.decode(), int(s), num_frames, stride, frame_size),
-            [path, start],
-            [tf.uint8, tf.int64],
-            stateful=False,
-        )
-        frames = tf.ensure_shape(frames, [num_frames, frame_size, frame_size, 3])
-        return frames, tf.fill([num_frames], label), decoded
-
-    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.filter(lambda frames, labels, decoded: decoded > 0)
-    return dataset.map(lambda frames, labels, decoded: (frames, labels), num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def _from_folder(
-    root: pathlib.Path, num_frames: int, frame_size: int, stride: int, seed: int
-) -> image_sources.LabeledData:
-    class_names, paths, labels = image_sources.list_class_files(root, VIDEO_EXTENSIONS, "video")
-    workers = min(8, (os.cpu_count() or 2) * 2)
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        frame_counts = np.asarray(list(pool.map(probe, paths)), np.int64)
-    readable = frame_counts > 0
-    skipped = [str(p) for p, ok in zip(paths, readable) if not ok]
-    if skipped:
-        logging.warning(
-            "skipped %d of %d video file(s) that OpenCV cannot open or that have no frames, e.g. %s",
-            len(skipped),
-            len(paths),
-            ", ".join(skipped[:3]),
-        )
-    if not readable.any():
-        raise UserError(f"none of the {len(paths)} video file(s) under '{root}' could be decoded (see the log above)")
-    paths = [p for p, ok in zip(paths, readable) if ok]
-    labels, frame_counts = labels[readable], frame_counts[readable]
-    present = np.unique(labels)  # a class whose files were all skipped is dropped
-    class_names = [class_names[i] for i in present]
-    labels = np.searchsorted(present, labels).astype(np.int64)
-    counts = {name: int((labels == i).sum()) for i, name in enumerate(class_names)}
-    splits.check_classes(class_names, counts, f"'{root}'")
-    parts = splits.stratified_split(labels, seed=seed)
-    datasets = [
-        folder_clips(
-            [paths[i] for i in indices],
-            labels[indices],
-            frame_counts[indices],
-            num_frames,
-            frame_size,
-            stride,
-            training=(index == 0),
-            seed=seed,
-        )
-        for index, indices in enumerate(parts)
-    ]
-    sizes = dict(zip(("train", "validation", "test"), (len(idx) for idx in parts)))
-    logging.info("folder %s: %d videos in %d classes, split %s", root, len(labels), len(class_names), sizes)
-    return image_sources.LabeledData(
-        *datasets,
-        class_names=class_names,
-        sizes=sizes,
-        description=str(root),
-        cache=False,  # training clips start at a new random frame every epoch
-    )

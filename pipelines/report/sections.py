@@ -614,7 +614,7 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     )
 
     # Video: the video pipeline's CNN + recurrent model at its preset width, on fixed clips.
-    video_base = dataclasses.replace(video.PRESETS[config.pipeline_preset], seed=config.seed)
+    video_base = dataclasses.replace(video.PRESETS[config.pipeline_preset], seed=config.seed).resolved()
     rng = np.random.default_rng(config.seed)
     clips = np.stack(
         [

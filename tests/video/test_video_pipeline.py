@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.conftest import run_module
 
 TINY = ("--preset", "tiny", "--max-train-examples", "64", "--max-eval-examples", "32")
@@ -67,8 +69,9 @@ def test_tiny_run_trains_exports_and_reloads_fresh(tmp_path):
     )
     assert check.returncode == 0, check.stderr[-3000:]
     report = json.loads(check.stdout.strip().splitlines()[-1])
-    assert report["states"] == ["state_0", "state_1", "state_2"]  # LSTM h, c; previous frame's features
-    assert report["outputs"] == ["labels", "probabilities", "state_0", "state_1", "state_2"]
+    # LSTM h, c; the previous frame's features; its pixels (for the pixel difference)
+    assert report["states"] == ["state_0", "state_1", "state_2", "state_3"]
+    assert report["outputs"] == ["labels", "probabilities", "state_0", "state_1", "state_2", "state_3"]
     assert report["shape"] == [2, 24, len(class_names)] and report["labels_shape"] == [2, 24]
     assert report["stream_difference"] <= 1e-5
     assert report["classes"] == class_names
@@ -89,3 +92,91 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
         assert "Traceback" not in result.stderr
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1, result.stderr[-2000:]
+
+
+def _ucf101_style_folder(root, motions=("left", "grow"), num_groups=6, clips=2, num_frames=20):
+    """Generated motion clips named as UCF101 names them: v_<Class>_g<NN>_c<NN>.avi (groups recognised)."""
+    import numpy as np
+
+    from pipelines.datasets import shape_motion
+
+    rng = np.random.default_rng(0)
+    for motion in motions:
+        (root / motion).mkdir(parents=True)
+        for group in range(1, num_groups + 1):
+            for clip in range(1, clips + 1):
+                frames = shape_motion.render_clip(rng, motion, num_frames=num_frames, size=32)
+                shape_motion.write_video(root / motion / f"v_{motion}_g{group:02d}_c{clip:02d}.avi", frames)
+    return root
+
+
+def _run_on_folder(tmp_path, *arguments):
+    data = _ucf101_style_folder(tmp_path / "clips")
+    result = run_module(
+        "pipelines.video", *TINY, "--dataset", str(data), "--min-clips-per-epoch", "32",
+        "--cache-dir", str(tmp_path / "cache"), "--runs-dir", str(tmp_path / "runs"),
+        "--export-dir", str(tmp_path / "export"), *arguments, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "split by UCF101-style names" in result.stderr
+    summary = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
+    run_dir = tmp_path / "runs" / "video" / summary["run_dir"].rsplit("/", 1)[-1]
+    return run_dir, json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_grouped_folder_run_reports_per_video_whole_video_and_classical_metrics(tmp_path):
+    """UCF101-style names split by group; per-video, whole-video and classical metrics; a checked export."""
+    import csv
+
+    run_dir, metrics = _run_on_folder(tmp_path)
+    with open(run_dir / "splits.csv", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 24
+    splits_of_group = {}
+    for row in rows:
+        splits_of_group.setdefault(row["group"], set()).add(row["split"])
+    assert all(len(found) == 1 for found in splits_of_group.values()) and len(splits_of_group) == 6
+    assert metrics["test"]["whole_videos"]["num_videos"] == metrics["videos"]["test"]
+    assert 0 <= metrics["test"]["video_accuracy"] <= 1
+    assert 0 <= metrics["classical_baseline"]["video_accuracy"] <= 1
+    assert metrics["export"]["reload_max_difference"]["stream"] <= 1e-5
+    config = json.loads((tmp_path / "export" / "video" / "1" / "assets.extra" / "config.json").read_text())
+    assert config["frame_size"] == 16 and config["pixel_difference"] is True  # resolved values are saved
+
+
+@pytest.mark.slow
+def test_a_backbone_from_a_weights_file_is_frozen_then_fine_tuned_and_exported(tmp_path):
+    from models import frame_encoders
+
+    weights = tmp_path / "backbone.weights.h5"
+    frame_encoders.build_backbone("mobilenet_v3_small", 32).save_weights(str(weights))
+    run_dir, metrics = _run_on_folder(
+        tmp_path, "--encoder", "mobilenet_v3_small", "--frame-size", "32", "--encoder-weights", str(weights),
+        "--frozen-epochs", "1",
+    )  # fmt: skip
+    assert metrics["encoder_weights"] == str(weights)
+    assert (run_dir / "frozen_encoder" / "history.csv").exists() and metrics["epochs_run"] == 2
+    assert metrics["export"]["reload_max_difference"]["stream"] <= 1e-5
+    extra = tmp_path / "export" / "video" / "1" / "assets.extra" / "config.json"
+    assert json.loads(extra.read_text())["encoder"] == "mobilenet_v3_small"
+
+
+def test_grouping_and_weights_errors_are_one_line_and_exit_2(tmp_path):
+    """Through the command line (the data-level cases run in-process in test_groups.py)."""
+    from models import frame_encoders
+
+    data = _ucf101_style_folder(tmp_path / "clips", num_groups=3, clips=1, num_frames=8)
+    wrong = tmp_path / "efficientnet.weights.h5"
+    frame_encoders.build_backbone("efficientnet_b0", 32).save_weights(str(wrong))
+    for arguments, message in (
+        (("--group-pattern", r"^v_\w+_g\d+"), "no capture group"),
+        (("--encoder", "mobilenet_v3_small", "--frame-size", "32", "--encoder-weights", str(wrong)), "does not fit"),
+    ):
+        result = run_module(
+            "pipelines.video", *TINY, "--dataset", str(data), "--cache-dir", str(tmp_path / "cache"),
+            "--runs-dir", str(tmp_path / "runs"), *arguments,
+        )  # fmt: skip
+        assert result.returncode == 2, (arguments, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0], (arguments, result.stderr[-2000:])
