@@ -68,7 +68,7 @@ class VideoConfig:
     pixel_difference: bool = dataclasses.field(
         default=True, metadata={"help": "small_cnn: the CNN also sees each frame's pixel change since the last (backbones: off)"}
     )
-    epochs: int = 12
+    epochs: int = 10
     baseline_epochs: int = dataclasses.field(
         default=2,
         metadata={
