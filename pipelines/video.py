@@ -66,7 +66,8 @@ class VideoConfig:
         default=True, metadata={"help": "also feed the recurrent layer each frame's feature change since the last"}
     )
     pixel_difference: bool = dataclasses.field(
-        default=True, metadata={"help": "small_cnn: the CNN also sees each frame's pixel change since the last (backbones: off)"}
+        default=True,
+        metadata={"help": "small_cnn: the CNN also sees each frame's change since the last (backbones: off)"},
     )
     epochs: int = 10
     baseline_epochs: int = dataclasses.field(
@@ -330,7 +331,7 @@ def train_and_export(
         }
     if data.videos:
         metrics["classical_baseline"] = baselines.frame_difference_logistic_regression(
-            [(read, label, name) for read, label, name in _training_videos(data)],
+            data.videos["train"],
             data.videos["test"],
             skip_frames=config.num_frames // 4,
             seed=config.seed,
@@ -346,10 +347,6 @@ def train_and_export(
     training.write_run_outputs(run_dir, config, metrics, history, data.class_names, f"video CNN+{config.cell.upper()}")
     _print_summary(metrics, run_dir)
     return 0
-
-
-def _training_videos(data) -> list:
-    return data.videos["train"]
 
 
 def _print_summary(metrics: dict, run_dir: pathlib.Path) -> None:
