@@ -74,12 +74,14 @@ class Chunk:
         times_s: (n,) presentation time of each frame in seconds.
         pixels: (n, image_size, image_size, 3) uint8 RGB, the model's input.
         originals: the n decoded BGR frames at full size (only when ``keep_originals``), else None.
+        arrived: (n,) ``time.monotonic()`` when each frame arrived (live sources only), else None.
     """
 
     start: int
     times_s: np.ndarray
     pixels: np.ndarray
     originals: list[np.ndarray] | None
+    arrived: np.ndarray | None = None
 
 
 def _fourcc_text(value: float) -> str:
@@ -280,9 +282,14 @@ class VideoReader:
         finally:
             capture.release()
 
+    def start(self) -> None:
+        """Starts decoding ahead (``__iter__`` does it too): a folder run opens the next file early."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._decode, name="video-decode", daemon=True)
+            self._thread.start()
+
     def __iter__(self) -> Iterator[Chunk]:
-        self._thread = threading.Thread(target=self._decode, name="video-decode", daemon=True)
-        self._thread.start()
+        self.start()
         try:
             while True:
                 item = self._queue.get()

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from serving import classify_video, frame_classifiers, stub_export, video_reader
+from serving import classify_video, frame_classifiers, stub_export, video_page, video_reader
 from tests.conftest import SHARED_DATA, run_module
 
 IMAGE_SIZE = 16  # the stub_exports fixture's input size
@@ -93,13 +93,18 @@ def test_video_model_writes_every_output(stub_exports, clip, tmp_path):
         probabilities = [float(row[name]) for name in stub_export.DEFAULT_CLASS_NAMES]
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
         assert float(row["score"]) == pytest.approx(max(probabilities), abs=1e-6)
-    annotated_frames, annotated_fps, annotated_width, annotated_height = count_frames(out / "annotated.mp4")
-    assert annotated_frames == decoded and annotated_fps == pytest.approx(fps)
-    assert (annotated_width, annotated_height) == (width + width % 2, height + height % 2)
+    assert not (out / "annotated.mp4").exists()  # opt-in (--annotate): the default re-encodes nothing
+    # Browsers do not play MPEG-4 Part 2, so the page gets a small H.264 preview, every frame, no text
+    preview_frames, preview_fps, preview_width, preview_height = count_frames(out / "preview.mp4")
+    assert preview_frames == decoded and preview_fps == pytest.approx(fps)
+    assert (preview_width, preview_height) == (width + width % 2, height + height % 2)
+    assert video_page.browser_plays(out / "preview.mp4", video_reader.probe(out / "preview.mp4").codec)
     assert (out / "timeline.png").stat().st_size > 0
+    assert 'src="preview.mp4"' in (out / "index.html").read_text()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["video"] == {
         "path": str(clip.resolve()),
+        "live": False,
         "codec": "FMP4",
         "width": width,
         "height": height,
@@ -225,10 +230,13 @@ def test_timeline_stays_bounded_and_segments_cover_every_frame():
     ]
 
 
-@pytest.mark.parametrize("scale, size", [(1.0, (66, 50)), (0.5, (32, 24))])
-def test_annotated_writer_keeps_every_frame_at_the_asked_size(tmp_path, scale, size):
+@pytest.mark.parametrize(
+    "scale, size, codec", [(1.0, (66, 50), "h264"), (0.5, (32, 24), "h264"), (1.0, (66, 50), "mpeg4")]
+)
+def test_annotated_writer_keeps_every_frame_at_the_asked_size(tmp_path, scale, size, codec):
     frames = [np.full((49, 65, 3), 200, np.uint8) for _ in range(10)]
-    writer = classify_video.AnnotatedWriter(tmp_path / "a.mp4", 65, 49, 10.0, scale=scale)
+    writer = classify_video.AnnotatedWriter(tmp_path / "a.mp4", 65, 49, 10.0, scale=scale, codec=codec)
+    assert writer.codec == codec
     writer.put(frames[:4], ["circle 0.90"] * 4)
     writer.put(frames[4:], ["square 0.80"] * 6)
     writer.close()
@@ -270,14 +278,19 @@ def test_real_codecs_and_1080p_give_one_row_and_one_annotated_frame_per_frame(na
     else:
         video = write_clip(tmp_path / "hd.mp4", num_frames=12, width=1920, height=1080, fps=25.0)
     out = tmp_path / "out"
-    arguments = [str(video), "--model", "video", "--export-dir", str(stub_exports), "--out", str(out)]
+    arguments = [str(video), "--model", "video", "--export-dir", str(stub_exports), "--out", str(out), "--annotate"]
     summary = classify_video.classify(classify_video.build_parser().parse_args(arguments))
     decoded, fps, width, height = count_frames(video)
     assert summary["video"]["frames"] == decoded > 0 and summary["video"]["complete"]
     assert (summary["video"]["width"], summary["video"]["height"]) == (width, height)
     assert [int(row["frame"]) for row in read_rows(out)] == list(range(decoded))
-    # OpenCV's writer stores 30000/1001 fps as 29.97 (4 ms of drift an hour)
     assert count_frames(out / "annotated.mp4")[:2] == (decoded, pytest.approx(fps, rel=1e-5))
+    annotated = cv2.VideoCapture(str(out / "annotated.mp4"))
+    assert video_reader.probe(out / "annotated.mp4").codec.lower() in ("h264", "avc1")  # browsers play it
+    assert (annotated.get(cv2.CAP_PROP_FRAME_WIDTH), annotated.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (
+        width + width % 2,
+        height + height % 2,
+    )
 
 
 def test_variable_frame_rate_and_a_header_that_lies(stub_exports, tmp_path):
