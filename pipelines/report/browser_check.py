@@ -142,18 +142,7 @@ def check_in_browser(
         where = f"{BROWSER_ENV}={override} is not an executable" if override else f"none of {', '.join(BROWSERS)}"
         raise UserError(f"no browser to check the report in ({where}); {INSTALL_HINT}")
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="report-browser-check-", ignore_cleanup_errors=True) as temp:
-        wrapper = pathlib.Path(temp) / "check.html"
-        wrapper.write_text(_WRAPPER % {"page": json.dumps(page.as_uri())}, encoding="utf-8")
-        command = [browser, *_FLAGS, f"--user-data-dir={pathlib.Path(temp) / 'profile'}", wrapper.as_uri()]
-        returncode, dom, stderr = _run(command, timeout)
-    match = re.search(r'<pre id="result">(.*?)</pre>', dom, re.DOTALL)
-    if not match or not match.group(1).strip():
-        last = next((line for line in reversed(stderr.splitlines()) if line.strip()), "")
-        raise UserError(f"{browser} did not report on {page} (exit status {returncode}){': ' + last if last else ''}")
-    found = json.loads(html.unescape(match.group(1)))
-    if "error" in found:
-        raise UserError(f"{browser} could not read {page}: {found['error']}")
+    found = run_wrapper(browser, page, _WRAPPER % {"page": json.dumps(page.as_uri())}, timeout)
     return BrowserResult(
         page=page,
         browser=browser,
@@ -164,6 +153,28 @@ def check_in_browser(
         network=found["network"],
         seconds=time.perf_counter() - started,
     )
+
+
+def run_wrapper(browser: str, page: pathlib.Path, wrapper_html: str, timeout: float = 60) -> dict:
+    """Opens ``wrapper_html`` (a page that loads ``page`` and writes JSON into ``<pre id="result">``)
+    in headless ``browser`` with no network; returns that JSON. Also used by ``serving.video_page_check``.
+
+    Raises UserError when the browser fails, hangs past ``timeout`` seconds (it is killed), reports
+    nothing, or the wrapper reports ``{"error": ...}``.
+    """
+    with tempfile.TemporaryDirectory(prefix="browser-check-", ignore_cleanup_errors=True) as temp:
+        wrapper = pathlib.Path(temp) / "check.html"
+        wrapper.write_text(wrapper_html, encoding="utf-8")
+        command = [browser, *_FLAGS, f"--user-data-dir={pathlib.Path(temp) / 'profile'}", wrapper.as_uri()]
+        returncode, dom, stderr = _run(command, timeout)
+    match = re.search(r'<pre id="result">(.*?)</pre>', dom, re.DOTALL)
+    if not match or not match.group(1).strip():
+        last = next((line for line in reversed(stderr.splitlines()) if line.strip()), "")
+        raise UserError(f"{browser} did not report on {page} (exit status {returncode}){': ' + last if last else ''}")
+    found = json.loads(html.unescape(match.group(1)))
+    if "error" in found:
+        raise UserError(f"{browser} could not read {page}: {found['error']}")
+    return found
 
 
 def _run(command: list[str], timeout: float) -> tuple[int, str, str]:
