@@ -41,6 +41,8 @@ class MjpegServer:
         self.sent = 0
         self.sent_times: list[float] = []  # time.monotonic() when each frame was written
         self.done = threading.Event()  # set once a connection has had every frame
+        self._lock = threading.Lock()
+        self._connections = 0
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -48,7 +50,10 @@ class MjpegServer:
                 if server.done.is_set():
                     self.send_error(404, "the stream has ended")
                     return
-                server.sent, server.sent_times = 0, []
+                with server._lock:  # a connection that went away (a probe) may still be winding down
+                    server._connections += 1
+                    me = server._connections
+                    server.sent, server.sent_times = 0, []
                 self.send_response(200)
                 self.send_header("Content-Type", f"multipart/x-mixed-replace;boundary={BOUNDARY.decode()}")
                 self.send_header("Cache-Control", "no-cache")
@@ -62,8 +67,11 @@ class MjpegServer:
                         head = b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % (BOUNDARY, len(jpeg))
                         self.wfile.write(head + jpeg + b"\r\n")
                         self.wfile.flush()
-                        server.sent_times.append(time.monotonic())
-                        server.sent += 1
+                        with server._lock:
+                            if me != server._connections:
+                                return  # a newer connection has taken over
+                            server.sent_times.append(time.monotonic())
+                            server.sent += 1
                     server.done.set()
                 except (BrokenPipeError, ConnectionResetError):
                     pass

@@ -113,3 +113,39 @@ def test_jpeg_image_frames_run_and_report_fps(in_process, stub_server, stub_expo
     np.testing.assert_allclose(probabilities, local_probabilities, atol=0.02)
     assert summary["frames_per_second"] > 0
     assert "frames/s" in capsys.readouterr().out
+
+
+def test_a_folder_through_the_server_equals_in_process_file_by_file(in_process, stub_server, clip, tmp_path):
+    """One server, two videos: each file's rows equal the in-process run (state reset between files)."""
+    from serving import classify_folder
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("first.mp4", "second.mp4"):
+        (folder / name).write_bytes(clip.read_bytes())
+    out = tmp_path / "out"
+    args = classify_video.build_parser().parse_args(
+        [str(folder), "--out", str(out), "--batch-size", "8", "--server", stub_server, "--image-size", str(IMAGE_SIZE)]
+    )
+    assert classify_folder.run(args) == 0
+    local_labels, local_probabilities, _ = in_process["video"]
+    for name in ("first", "second"):
+        with open(out / name / "frames.csv", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [row["label"] for row in rows] == local_labels
+        probabilities = np.array([[float(row[c]) for c in CLASS_NAMES] for row in rows])
+        np.testing.assert_allclose(probabilities, local_probabilities, atol=1e-5)
+        assert json.loads((out / name / "summary.json").read_text())["model"]["server"] == stub_server
+
+
+def test_a_live_stream_through_the_server(stub_server, clip, tmp_path):
+    from bench._mjpeg_server import MjpegServer
+
+    out = tmp_path / "live"
+    with MjpegServer(clip, fps=30) as server:
+        argv = [server.url, "--out", str(out), "--server", stub_server, "--image-size", str(IMAGE_SIZE)]
+        assert classify_video.main([*argv, "--retries", "0"]) == 0
+        sent = server.sent
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["video"]["live"] and summary["video"]["frames"] == sent == 45
+    assert summary["model"]["server"] == stub_server and summary["latency_ms"]["p95"] > 0
