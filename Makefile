@@ -67,8 +67,8 @@ generate: $(STAMP)  ## continue PROMPT=... with the latest textgen export (LENGT
 train-video: $(STAMP)  ## train, evaluate and export the CNN+LSTM video model
 	$(PY) -m pipelines.video $(TRAIN_FLAGS) $(if $(CELL),--cell $(CELL))
 
-classify-video: $(STAMP)  ## label every frame of VIDEO=path (MODEL=video|image, SERVER=url, OUT=dir)
-	@test -n "$(VIDEO)" || { echo "error: give the video file: make classify-video VIDEO=path/to/clip.mp4" >&2; exit 2; }
+classify-video: $(STAMP)  ## label every frame of VIDEO=file|folder/|stream URL|camera index (MODEL SERVER OUT ARGS=--annotate)
+	@test -n "$(VIDEO)" || { echo "error: give the video: make classify-video VIDEO=path/to/clip.mp4 (or a folder, a stream URL, a camera index)" >&2; exit 2; }
 	$(PY) -m serving.classify_video "$(VIDEO)" --model $(MODEL) $(if $(SERVER),--server "$(SERVER)") $(if $(OUT),--out "$(OUT)") $(ARGS)
 
 serve: $(STAMP)  ## serve every model under export/ over TF Serving's REST API on PORT

@@ -1,0 +1,76 @@
+"""classify-video on a live stream: ``python -m bench classify_live`` (or ``python -m bench.classify_live``).
+
+A stream served on loopback at real-time rate (``bench._mjpeg_server``: the frames of
+../shared/data/videos/slow_traffic_small.mp4, or of a generated clip, as MJPEG over HTTP at 30 fps,
+127.0.0.1 only), classified by ``python -m serving.classify_video URL`` in a child process with the
+video model. Prints the delay from each frame's arrival (the capture returning it) to its row
+flushed to frames.csv, as classify-video measures it (summary.json ``latency_ms``): median and 95th
+percentile, target p95 <= 100 ms; and frames served against rows written, target: no frame
+skipped. ``--seconds`` of stream (default 10: 300 frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+from bench import classify_video as bench_classify
+from bench._mjpeg_server import MjpegServer
+
+BENCH = "classify_live"
+FPS = 30.0
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(prog="python -m bench.classify_live")
+    parser.add_argument("--export-dir", default=str(bench_classify.PROJECT_ROOT / "export"))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    rows = []
+
+    def row(metric, value, unit, ratio=None, baseline="", target="", ok=None):
+        rows.append({"bench": BENCH, "metric": metric, "value": value, "unit": unit, "ratio": ratio,
+                     "baseline": baseline, "target": target, "ok": ok})  # fmt: skip
+
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as scratch:
+        scratch = pathlib.Path(scratch)
+        export_root, kinds = bench_classify.prepare_models(pathlib.Path(args.export_dir), scratch)
+        row("model video", kinds["video"], "")
+        source = bench_classify.SHARED_VIDEO
+        if not source.exists():
+            source = bench_classify.generate_video(scratch / "generated.mp4", 300, 640, 360)
+        frames = int(args.seconds * FPS)
+        out = scratch / "live"
+        with MjpegServer(source, fps=FPS, max_frames=frames) as server:
+            command = [sys.executable, "-m", "serving.classify_video", server.url, "--model", "video"]
+            command += ["--export-dir", str(export_root), "--out", str(out), "--retries", "0"]
+            environment = {**os.environ, "PYTHONPATH": str(bench_classify.PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+            result = subprocess.run(command, cwd=bench_classify.PROJECT_ROOT, env=environment, capture_output=True,
+                                    text=True, check=False)  # fmt: skip
+            sent = server.sent
+        if result.returncode != 0:
+            raise RuntimeError(f"classify-video on {server.url} failed: {result.stderr[-1500:]}")
+        summary = json.loads((out / "summary.json").read_text())
+        with open(out / "frames.csv", encoding="utf-8") as handle:
+            written = [int(line["frame"]) for line in csv.DictReader(handle)]
+        what = f"{source.name} as MJPEG over HTTP at {FPS:.0f} fps ({sent} frames)"
+        latency = summary["latency_ms"]
+        row(f"{what}: arrival to row on disk, median", latency["p50"], "ms")
+        row(f"{what}: arrival to row on disk, p95", latency["p95"], "ms", target="<= 100", ok=latency["p95"] <= 100)
+        row(f"{what}: arrival to row on disk, max", latency["max"], "ms")
+        complete = written == list(range(sent))
+        row(f"{what}: rows written", len(written), "rows", len(written) / max(sent, 1), "frames served",
+            "every frame, in order", complete)  # fmt: skip
+    return rows
+
+
+if __name__ == "__main__":
+    from bench.__main__ import format_table
+
+    print(format_table(main(sys.argv[1:])))
