@@ -8,7 +8,9 @@ extension appended where two files share one, sub-folders kept), plus ``OUT/inde
 frames, fps achieved, main label, segments, error) and ``OUT/index.html`` linking each video's page.
 
 A file that fails (not a video, no frames, ...) is reported on one line, counted, and the others go
-on; the exit status is 1 when any failed, 0 when none did. A folder that does not hold a single
+on; the exit status is 1 when any failed, 0 when none did. SIGINT/SIGTERM end the file being
+classified cleanly (its outputs cover the frames done) and the run with it; the index lists the
+files done. A folder that does not hold a single
 video file is bad input (exit 2), before the model loads.
 """
 
@@ -98,8 +100,12 @@ def run(args: argparse.Namespace) -> int:
         main_label = results[-1]["main_label"]
         frames, fps = summary["video"]["frames"], summary["frames_per_second"]
         print(f"{video} -> {out / name}: {frames} frames, {fps:.1f} frames/s, mostly {main_label}", flush=True)
+        if summary["stopped_by"]:  # Ctrl-C / SIGTERM: the files not started are left out of the index
+            if upcoming is not None and not isinstance(upcoming, UserError):
+                upcoming.close()
+            break
     write_index(out, folder, results)
-    done = len(videos) - failed
+    done = len(results) - failed
     print(f"{done} of {len(videos)} video(s) classified" + (f", {failed} failed" if failed else ""))
     print(f"outputs: {out} (index.csv, index.html)")
     return 1 if failed else 0
