@@ -143,8 +143,8 @@ function show(seconds) {{
   segmentItems.forEach(([item, first, last]) => item.classList.toggle("current", first <= i && i <= last));
   drawTimeline();
 }}
-function seek(seconds) {{
-  if (playable) video.currentTime = seconds; else show(seconds);
+function seek(seconds) {{  // half a frame in: the browser shows the frame that starts there, not the one before
+  if (playable) video.currentTime = seconds + period / 2000; else show(seconds);
 }}
 const canvas = document.getElementById("timeline"), context = canvas.getContext("2d");
 function drawTimeline() {{

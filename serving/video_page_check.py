@@ -30,9 +30,19 @@ _WRAPPER = """<!DOCTYPE html>
 const out = document.getElementById("result");
 const frame = document.createElement("iframe");
 frame.style.width = "1200px"; frame.style.height = "900px";
-const wait = (target, names, ms) => new Promise((resolve) => {
-  const timer = setTimeout(() => resolve("timeout"), ms);
-  names.forEach((name) => target.addEventListener(name, () => { clearTimeout(timer); resolve(name); }, {once: true}));
+// Virtual time runs ahead while the browser waits on its media threads, so a plain timeout fires at
+// once; each poll also spins ~2 ms of real time, so a wait of N polls lasts at least N * 2 ms for real.
+const spin = () => { let x = 0; for (let k = 0; k < 2e6; k++) x += k %% 7; return x; };
+const wait = (target, names, polls) => new Promise((resolve) => {
+  let happened = null;
+  names.forEach((name) => target.addEventListener(name, () => { happened = happened || name; }, {once: true}));
+  let count = 0;
+  const poll = () => {
+    if (happened || ++count > polls) { resolve(happened || "timeout"); return; }
+    spin();
+    setTimeout(poll, 10);
+  };
+  setTimeout(poll, 0);
 });
 frame.addEventListener("load", async () => {
   try {
@@ -40,13 +50,14 @@ frame.addEventListener("load", async () => {
     const note = doc.getElementById("note");
     const result = {video: !!video, note: note ? note.textContent : "", segments: []};
     if (video) {
-      result.loaded = video.readyState >= 2 || (await wait(video, ["loadeddata", "error"], 10000)) === "loadeddata";
+      result.loaded = video.readyState >= 2
+        || (!video.error && (await wait(video, ["loadeddata", "error"], 5000)) === "loadeddata");
       result.media_error = video.error ? video.error.code : null;
       result.duration = video.duration;
       result.width = video.videoWidth;
     }
     for (const link of Array.from(doc.querySelectorAll("#segments a.segment")).slice(0, %(max_segments)d)) {
-      const seeked = !video ? Promise.resolve("seeked") : result.loaded ? wait(video, ["seeked"], 3000)
+      const seeked = !video ? Promise.resolve("seeked") : result.loaded ? wait(video, ["seeked"], 2500)
         : Promise.resolve("not loaded");
       link.click();
       const how = await seeked;
@@ -106,7 +117,8 @@ def check_page(page: pathlib.Path, timeout: float = 60, browser: str | None = No
     if browser is None:
         raise UserError(f"no browser to check the page in; {browser_check.INSTALL_HINT}")
     wrapper = _WRAPPER % {"page": json.dumps(page.as_uri()), "max_segments": MAX_SEGMENTS}
-    found = browser_check.run_wrapper(browser, page, wrapper, timeout)
+    # The wrapper's polls (10 virtual ms each; see _WRAPPER) need a budget well above the report's.
+    found = browser_check.run_wrapper(browser, page, wrapper, timeout, virtual_time_ms=600_000)
     return PageResult(
         page=page,
         has_video=found["video"],

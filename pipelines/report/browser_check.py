@@ -155,17 +155,23 @@ def check_in_browser(
     )
 
 
-def run_wrapper(browser: str, page: pathlib.Path, wrapper_html: str, timeout: float = 60) -> dict:
+def run_wrapper(
+    browser: str, page: pathlib.Path, wrapper_html: str, timeout: float = 60, virtual_time_ms: int | None = None
+) -> dict:
     """Opens ``wrapper_html`` (a page that loads ``page`` and writes JSON into ``<pre id="result">``)
     in headless ``browser`` with no network; returns that JSON. Also used by ``serving.video_page_check``.
 
-    Raises UserError when the browser fails, hangs past ``timeout`` seconds (it is killed), reports
+    ``virtual_time_ms`` replaces the virtual-time budget (15,000 ms): the longest the wrapper's own
+    timers may wait. Raises UserError when the browser fails, hangs past ``timeout`` seconds (it is killed), reports
     nothing, or the wrapper reports ``{"error": ...}``.
     """
     with tempfile.TemporaryDirectory(prefix="browser-check-", ignore_cleanup_errors=True) as temp:
         wrapper = pathlib.Path(temp) / "check.html"
         wrapper.write_text(wrapper_html, encoding="utf-8")
-        command = [browser, *_FLAGS, f"--user-data-dir={pathlib.Path(temp) / 'profile'}", wrapper.as_uri()]
+        flags = list(_FLAGS)
+        if virtual_time_ms is not None:
+            flags = [f"--virtual-time-budget={virtual_time_ms}" if f.startswith("--virtual-time") else f for f in flags]
+        command = [browser, *flags, f"--user-data-dir={pathlib.Path(temp) / 'profile'}", wrapper.as_uri()]
         returncode, dom, stderr = _run(command, timeout)
     match = re.search(r'<pre id="result">(.*?)</pre>', dom, re.DOTALL)
     if not match or not match.group(1).strip():
