@@ -6,7 +6,7 @@ import tensorflow as tf
 from conftest import TextModel, save_model
 from tensorflow_serving.apis import prediction_log_pb2
 
-from serving import server, warmup
+from serving import model_repository, warmup
 
 
 def test_warmup_file_is_a_tfrecord_of_prediction_logs(tmp_path):
@@ -43,7 +43,7 @@ def test_server_replays_warmup_and_refuses_versions_whose_warmup_fails(tmp_path)
     bad = save_model(TextModel(), str(root / "text" / "2"))
     warmup.write_warmup_requests(bad, [("serving_default", {"text": np.zeros((1, 2), np.float32)})])
     lines = []
-    repository = server.ModelRepository(str(root), log=lines.append)
+    repository = model_repository.ModelRepository(str(root), log=lines.append)
     repository.refresh()
     assert repository.get("text") is None  # version 2 (the latest) failed its warm-up
     assert "Failed to load model 'text' version 2" in lines[0]
