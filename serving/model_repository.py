@@ -223,11 +223,11 @@ class ModelRepository:
         self._thread = threading.Thread(target=self._poll, name="model-repository-poll", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stops the polling thread (waits for a load in progress to finish)."""
+    def stop(self, timeout: float = 60) -> None:
+        """Stops the polling thread (waits up to `timeout` seconds for a load in progress to finish)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            self._thread.join(timeout=timeout)
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_seconds):

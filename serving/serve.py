@@ -198,9 +198,17 @@ def main(argv: list[str] | None = None) -> int:
         f"over {export_root}",
         flush=True,
     )
-    from serving import server  # Imported late: it loads TensorFlow, which TF Serving does not need.
+    # Imported late: it loads TensorFlow, which TF Serving does not need. Stopped meanwhile: exit quietly.
+    previous = {number: signal.signal(number, lambda *_: sys.exit(0)) for number in (signal.SIGTERM, signal.SIGINT)}
+    from serving import server
 
-    return server.main(["--export-root", export_root, "--host", args.host, "--port", str(args.port)])
+    for number, handler in previous.items():
+        signal.signal(number, handler)
+
+    code = server.main(["--export-root", export_root, "--host", args.host, "--port", str(args.port)])
+    if __name__ == "__main__":
+        server.exit_without_teardown(code)
+    return code
 
 
 if __name__ == "__main__":

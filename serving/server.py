@@ -31,6 +31,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import urllib.parse
 import zlib
 
@@ -38,132 +39,15 @@ from pipelines import cli
 
 cli.import_tensorflow_quietly()  # its start-up lines (oneDNN, CUDA probing) kept off the server's stderr
 
-from serving import rest_codec  # noqa: E402
-from serving.model_repository import ModelRepository, ServableVersion  # noqa: E402
+from serving.model_repository import ModelRepository  # noqa: E402
+from serving.rest_api import RestApi  # noqa: E402
 from serving.rest_codec import ServingError  # noqa: E402
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
-DEFAULT_SIGNATURE_NAME = "serving_default"
+DEFAULT_MAX_CONNECTIONS = 256
+DEFAULT_READ_TIMEOUT_SECONDS = 30.0
 
-# TF Serving's routing regexes (model_servers/http_rest_api_util.cc), matched against the whole path.
-_POST_PATH = re.compile(
-    r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
-    re.IGNORECASE | re.ASCII,
-)
-_GET_PATH = re.compile(
-    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?", re.IGNORECASE | re.ASCII
-)
 _HANDLED_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
-
-
-# --------------------------------------------------------------------------------------------------
-# The REST API
-
-
-class RestApi:
-    """TF Serving's REST handler logic over a `ModelRepository`, independent of the HTTP transport."""
-
-    def __init__(self, repository: ModelRepository):
-        self.repository = repository
-
-    def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
-        """Answers one request under `/v1/`.
-
-        Returns:
-            The HTTP status and the JSON body.
-        """
-        try:
-            text = self._route(method, path, body)
-            return 200, text.encode("utf-8")
-        except ServingError as error:
-            return error.http_status, json.dumps({"error": error.message}, ensure_ascii=False).encode("utf-8")
-
-    def _route(self, method: str, path: str, body: bytes) -> str:
-        if method == "POST":
-            match = _POST_PATH.fullmatch(path)
-            if match and match.group(4) in ("predict", "classify", "regress"):
-                name, version, label = self._model_spec(*match.group(1, 2, 3))
-                return self._predict(name, version, label, body, match.group(4))
-        elif method == "GET":
-            match = _GET_PATH.fullmatch(path)
-            if match:
-                if match.group(1) is None:
-                    raise ServingError("Missing model name in request.")
-                name, version, label = self._model_spec(*match.group(1, 2, 3))
-                if match.group(4) == "metadata":
-                    return self._metadata(name, version, label)
-                return self._status(name, version, label)
-        raise ServingError(f"Malformed request: {method} {path}")
-
-    @staticmethod
-    def _model_spec(name: str, version: str | None, label: str | None) -> tuple[str, int | None, str | None]:
-        name = urllib.parse.unquote(name)
-        label = urllib.parse.unquote(label) if label is not None else None
-        if version is not None:
-            number = int(version)
-            if number > 2**63 - 1:
-                raise ServingError(f"Failed to convert version: {version} to numeric.")
-            return name, number, label
-        return name, None, label
-
-    def _servable(self, name: str, version: int | None, label: str | None) -> ServableVersion:
-        """The servable for a predict/metadata request (BasicManager's NOT_FOUND messages)."""
-        if label is not None:
-            raise ServingError(f"Unrecognized servable version label: {label}")
-        servable = self.repository.get(name)
-        if servable is None or (version is not None and version != servable.version):
-            request = f"Latest({name})" if version is None else f"Specific({name}, {version})"
-            raise ServingError(f"Servable not found for request: {request}", "NOT_FOUND")
-        return servable
-
-    def _status(self, name: str, version: int | None, label: str | None) -> str:
-        if label is not None:
-            raise ServingError(f"Unrecognized servable version label: {label}")
-        servable = self.repository.get(name)
-        if servable is None:
-            raise ServingError(f"Could not find any versions of model {name}", "NOT_FOUND")
-        if version is not None and version != servable.version:
-            raise ServingError(f"Could not find version {version} of model {name}", "NOT_FOUND")
-        status = {
-            "version": str(servable.version),
-            "state": "AVAILABLE",
-            "status": {"error_code": "OK", "error_message": ""},
-        }
-        return json.dumps({"model_version_status": [status]}, indent=1)
-
-    def _metadata(self, name: str, version: int | None, label: str | None) -> str:
-        servable = self._servable(name, version, label)
-        response = {
-            "model_spec": {"name": name, "signature_name": "", "version": str(servable.version)},
-            "metadata": {"signature_def": {"signature_def": servable.metadata_json}},
-        }
-        return json.dumps(response, indent=1)
-
-    def _predict(self, name: str, version: int | None, label: str | None, body: bytes, method: str) -> str:
-        document = rest_codec.parse_json(body)
-        signature_name = document.get("signature_name", "")
-        if not isinstance(signature_name, str):
-            raise ServingError(
-                f"JSON Value: {rest_codec.json_debug_string(document)} not formatted correctly. "
-                "'signature_name' key must be a string value."
-            )
-        servable = self._servable(name, version, label)
-        key = signature_name or DEFAULT_SIGNATURE_NAME
-        if key not in servable.signatures or key not in servable.input_dtypes:
-            raise ServingError(f'Serving signature name: "{key}" not found in signature def')
-        if method != "predict":
-            expected = f"tensorflow/serving/{method}"
-            actual = servable.metadata_json.get(key, {}).get("method_name", "")
-            if actual != expected:
-                raise ServingError(f"Expected {method} signature method_name to be {expected}. Was: {actual}")
-            raise ServingError(f"The development server does not implement :{method}; use :predict.", "UNIMPLEMENTED")
-        input_dtypes = servable.input_dtypes[key]
-        if not input_dtypes:
-            raise ServingError(f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
-        may_hold_booleans = b"true" in body or b"false" in body
-        inputs, row_format = rest_codec.decode_predict_inputs(document, input_dtypes, may_hold_booleans)
-        outputs = servable.run(key, inputs)
-        return rest_codec.encode_predict_response(outputs, row_format)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -174,25 +58,81 @@ class RequestTooLarge(Exception):
     """The request body is over the server's limit."""
 
 
+class RequestTimedOut(Exception):
+    """The client stopped sending the request body."""
+
+
 class DevelopmentServer(http.server.ThreadingHTTPServer):
-    """A threading HTTP server that counts requests in flight so that shutdown can wait for them.
+    """A threading HTTP server with a bounded number of connections, read timeouts and a graceful stop.
+
+    Every connection has its own thread, holding one of `max_connections` slots until the connection
+    closes; a connection over the limit is answered 503 and closed at once (the accept loop never waits).
+    A connection that sends nothing for `read_timeout` seconds (idle keep-alive, half-sent headers) is
+    closed, a stalled body gets 408, so that a slow or silent client gives its thread back.
 
     Args:
         address: (host, port); port 0 picks a free port.
         api: The REST logic.
         max_request_bytes: Largest request body accepted (after gzip decompression).
         verbose: Log every request to stderr.
+        max_connections: Connections served at once.
+        read_timeout: Seconds a connection may stay silent while the server waits for a request or its body.
     """
 
     daemon_threads = True
+    request_queue_size = 128
 
-    def __init__(self, address, api: RestApi, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, verbose=False):
+    def __init__(
+        self,
+        address,
+        api: RestApi,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        verbose=False,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+    ):
         super().__init__(address, DevelopmentRequestHandler)
         self.api = api
         self.max_request_bytes = max_request_bytes
         self.verbose = verbose
+        self.max_connections = max_connections
+        self.read_timeout = read_timeout
+        self.stopping = False  # set when shutting down: answers then say Connection: close
+        self._connection_slots = threading.BoundedSemaphore(max_connections)
         self._in_flight = 0
         self._in_flight_changed = threading.Condition()
+
+    def process_request(self, request, client_address) -> None:
+        if not self._connection_slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started (e.g. out of threads): the slot and the socket go back
+            self._connection_slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connection_slots.release()
+
+    def _refuse(self, request) -> None:
+        """Answers 503 on a connection over the limit, without reading from it, and closes it."""
+        body = json.dumps(
+            {"error": f"The server is at its limit of {self.max_connections} connections (--max-connections); retry."}
+        ).encode("utf-8")
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            request.settimeout(1.0)
+            request.sendall(head.encode("ascii") + body)
+        except OSError:
+            pass
+        self.shutdown_request(request)
 
     def request_started(self) -> None:
         with self._in_flight_changed:
@@ -215,6 +155,10 @@ class DevelopmentRequestHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "DevelopmentModelServer/1"
     _NOT_FOUND_PAGE = b"<html><body><h1>404 Not Found</h1></body></html>"
+
+    def setup(self) -> None:
+        self.timeout = self.server.read_timeout  # StreamRequestHandler applies it to the socket
+        super().setup()
 
     def do_GET(self):  # noqa: N802 (BaseHTTPRequestHandler's naming)
         self._handle("GET")
@@ -241,6 +185,10 @@ class DevelopmentRequestHandler(http.server.BaseHTTPRequestHandler):
             path = urllib.parse.urlsplit(self.path).path
             try:
                 body = self._read_body()
+            except RequestTimedOut as error:
+                self.close_connection = True
+                self._send(408, json.dumps({"error": str(error)}).encode("utf-8"), "application/json")
+                return
             except RequestTooLarge as error:
                 self._send(413, json.dumps({"error": str(error)}).encode("utf-8"), "application/json")
                 self._discard_body()
@@ -253,6 +201,8 @@ class DevelopmentRequestHandler(http.server.BaseHTTPRequestHandler):
                 self._send(404, self._NOT_FOUND_PAGE, "text/html")
                 return
             status, payload = self.server.api.handle(method, path, body)
+            if self.server.stopping:  # answered, and the client reconnects elsewhere (or finds us gone)
+                self.close_connection = True
             self._send(status, payload, "application/json")
         except Exception as error:  # Never drop a connection without an answer.
             message = json.dumps({"error": f"Internal error: {type(error).__name__}: {error}"}).encode("utf-8")
@@ -274,7 +224,20 @@ class DevelopmentRequestHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _read_body(self) -> bytes:
-        """Reads the body, refusing it before reading when its declared length is over the limit."""
+        """Reads the body, refusing it before reading when its declared length is over the limit.
+
+        Raises:
+            RequestTimedOut: If the client sent nothing for `read_timeout` seconds before the body was complete.
+        """
+        try:
+            return self._read_whole_body()
+        except TimeoutError:
+            raise RequestTimedOut(
+                f"Timed out after {self.server.read_timeout:g} s without data while reading the request body "
+                "(--read-timeout-seconds)."
+            ) from None
+
+    def _read_whole_body(self) -> bytes:
         limit = self.server.max_request_bytes
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             body = self._read_chunked(limit)
@@ -296,6 +259,9 @@ class DevelopmentRequestHandler(http.server.BaseHTTPRequestHandler):
                     "(--max-request-bytes)."
                 )
             body = self.rfile.read(length)
+            if len(body) < length:  # the client closed its side before sending all of it
+                self.close_connection = True
+                raise ServingError(f"Request body ended after {len(body)} of {length} bytes (Content-Length).")
         if self.headers.get("Content-Encoding", "").lower() in ("gzip", "x-gzip"):
             decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:
@@ -360,6 +326,8 @@ def create_server(
     poll_seconds: float = 1.0,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     verbose: bool = False,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
 ) -> tuple[DevelopmentServer, ModelRepository]:
     """Loads the models under `export_root` and binds the HTTP server (not yet serving, not yet polling).
 
@@ -368,7 +336,8 @@ def create_server(
     """
     repository = ModelRepository(export_root, poll_seconds)
     repository.refresh()
-    server = DevelopmentServer((host, port), RestApi(repository), max_request_bytes, verbose)
+    api = RestApi(repository)
+    server = DevelopmentServer((host, port), api, max_request_bytes, verbose, max_connections, read_timeout)
     return server, repository
 
 
@@ -384,20 +353,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES, help="largest request body accepted"
     )
+    parser.add_argument(
+        "--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS, help="connections served at once (more: 503)"
+    )
+    parser.add_argument(
+        "--read-timeout-seconds",
+        type=float,
+        default=DEFAULT_READ_TIMEOUT_SECONDS,
+        help="close a connection silent this long (idle or mid-headers); 408 for a stalled body",
+    )
     parser.add_argument("--shutdown-grace-seconds", type=float, default=10.0, help="wait for requests in flight")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
-    if args.poll_seconds <= 0:
-        parser.error("--poll-seconds must be positive")
-    if args.max_request_bytes <= 0:
-        parser.error("--max-request-bytes must be positive")
+    for name in ("poll_seconds", "max_request_bytes", "max_connections", "read_timeout_seconds"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
 
-    stop = threading.Event()
+    # The handler only records the signal: no lock may be taken in a signal handler (a second signal
+    # arriving while the first handler holds one, e.g. inside Event.set, deadlocks the main thread).
+    signals_received = []
     for signal_number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signal_number, lambda *_: stop.set())
+        signal.signal(signal_number, lambda number, _frame: signals_received.append(number))
     try:
         server, repository = create_server(
-            args.export_root, args.host, args.port, args.poll_seconds, args.max_request_bytes, args.verbose
+            args.export_root,
+            args.host,
+            args.port,
+            args.poll_seconds,
+            args.max_request_bytes,
+            args.verbose,
+            args.max_connections,
+            args.read_timeout_seconds,
         )
     except OSError as error:
         print(f"Cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
@@ -412,15 +398,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     server_thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     server_thread.start()
-    while not stop.wait(0.5):
-        pass
+    while not signals_received:
+        time.sleep(0.2)
     print("Shutting down: waiting for requests in flight", file=sys.stderr, flush=True)
+    server.stopping = True
     server.shutdown()
+    server.server_close()  # new connections are refused from here on
     server.wait_for_requests(args.shutdown_grace_seconds)
-    server.server_close()
-    repository.stop()
+    repository.stop(timeout=5)
     return 0
 
 
+def exit_without_teardown(code: int) -> None:
+    """Flushes stdout/stderr and ends the process at once: TensorFlow's teardown adds seconds to a stop."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_teardown(main())
