@@ -34,6 +34,8 @@ import urllib.request
 
 import numpy as np
 
+from serving import json_arrays
+
 _NUMPY_TYPES = {
     "DT_FLOAT": np.float32,
     "DT_DOUBLE": np.float64,
@@ -85,6 +87,37 @@ def _to_json_value(array: np.ndarray):
     return array.tolist()
 
 
+class _JsonText(bytes):
+    """JSON text already written (a dense integer array from `json_arrays`), put into the body as it is."""
+
+
+def _to_json_fragment(array: np.ndarray):
+    """`_to_json_value`, except that integer arrays become `_JsonText` (no Python int per element)."""
+    text = json_arrays.dumps_int_array(array) if isinstance(array, np.ndarray) else None
+    return _JsonText(text) if text is not None else _to_json_value(array)
+
+
+def _dumps(body: dict) -> bytes:
+    """Compact JSON of a request body whose `inputs` (or its values) may be `_JsonText`."""
+    fragments = {}
+
+    def placeholder(value):
+        if not isinstance(value, _JsonText):
+            return value
+        key = f"\x00json-text-{len(fragments)}"
+        fragments[json.dumps(key).encode("ascii")] = value
+        return key
+
+    inputs = body.get("inputs")
+    if inputs is not None:
+        inputs = {name: placeholder(value) for name, value in inputs.items()} if isinstance(inputs, dict) else inputs
+        body = {**body, "inputs": placeholder(inputs)}
+    data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+    for key, text in fragments.items():
+        data = data.replace(key, text, 1)
+    return data
+
+
 def _from_json_value(value, dtype_name: str | None, name: str) -> np.ndarray:
     """Turns one JSON output back into an array of the signature's dtype."""
     if dtype_name == "DT_STRING" or (dtype_name is None and name.endswith("_bytes")):
@@ -129,7 +162,7 @@ class Client:
         return url if version is None else f"{url}/versions/{int(version)}"
 
     def _request(self, url: str, body: dict | None = None) -> dict:
-        data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
+        data = None if body is None else _dumps(body)
         headers = {"Content-Type": "application/json"} if data is not None else {}
         delay = self.backoff_seconds
         for attempt in range(self.retries + 1):
@@ -207,10 +240,11 @@ class Client:
         """
         signature = signature_name or "serving_default"
         output_types = self._signature_outputs(name, version, signature)
+        to_json = _to_json_fragment if columnar else _to_json_value
         if isinstance(inputs, dict):
-            encoded = {input_name: _to_json_value(value) for input_name, value in inputs.items()}
+            encoded = {input_name: to_json(value) for input_name, value in inputs.items()}
         else:
-            encoded = _to_json_value(inputs)
+            encoded = to_json(inputs)
         body: dict = {} if signature_name is None else {"signature_name": signature_name}
         if columnar:
             body["inputs"] = encoded

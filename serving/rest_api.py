@@ -8,7 +8,7 @@ import json
 import re
 import urllib.parse
 
-from serving import rest_codec
+from serving import rest_codec, rest_response
 from serving.model_repository import ModelRepository, ServableVersion
 from serving.rest_codec import ServingError
 
@@ -104,7 +104,7 @@ class RestApi:
         return json.dumps(response, indent=1)
 
     def _predict(self, name: str, version: int | None, label: str | None, body: bytes, method: str) -> str:
-        document = rest_codec.parse_json(body)
+        document = rest_codec.parse_predict_body(body)
         signature_name = document.get("signature_name", "")
         if not isinstance(signature_name, str):
             raise ServingError(
@@ -127,4 +127,4 @@ class RestApi:
         may_hold_booleans = b"true" in body or b"false" in body
         inputs, row_format = rest_codec.decode_predict_inputs(document, input_dtypes, may_hold_booleans)
         outputs = servable.run(key, inputs)
-        return rest_codec.encode_predict_response(outputs, row_format)
+        return rest_response.encode_predict_response(outputs, row_format)

@@ -1,17 +1,20 @@
-"""TF Serving's REST JSON codec: request bodies to arrays, output tensors to response JSON.
+"""TF Serving's REST JSON codec, request side: request bodies to arrays, and `ServingError`.
 
-Follows tensorflow_serving/util/json_tensor.cc (FillPredictRequestFromJson, MakeJsonFromTensors) with its
-exact error messages (see `../shared/reference/tf-serving.md`); no HTTP and no model code here, so the
-development server's HTTP layer (`serving/server.py`) and its tests can use it directly.
+Follows tensorflow_serving/util/json_tensor.cc (FillPredictRequestFromJson) with its exact error messages
+(see `../shared/reference/tf-serving.md`); the response side is `serving/rest_response.py`. No HTTP and
+no model code here, so the development server's HTTP layer (`serving/server.py`) and tests use it directly.
+Long integer arrays (raw frames) are decoded by `serving/json_arrays.py` without a Python int per element.
 """
 
 import base64
 import binascii
 import json
-import math
+import os
 
 import numpy as np
 import tensorflow as tf
+
+from serving import json_arrays
 
 # TF Serving's mapping of canonical error codes to HTTP (model_servers/http_server.cc, ToHTTPStatusCode).
 HTTP_STATUS = {
@@ -60,12 +63,14 @@ class ServingError(Exception):
         self.http_status = http_status or HTTP_STATUS.get(code, 500)
 
 
-def _type_name(dtype: tf.DType) -> str:
+def type_name(dtype: tf.DType) -> str:
     return _TYPE_NAMES.get(dtype, dtype.name)
 
 
 def json_debug_string(value, limit: int = 256) -> str:
     """The offending JSON value as TF Serving prints it in error messages (truncated)."""
+    if isinstance(value, LazyDocument):
+        value = parse_json(value.body)
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
@@ -73,7 +78,7 @@ def json_debug_string(value, limit: int = 256) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _json_type_name(value) -> str:
+def _jsontype_name(value) -> str:
     if value is None:
         return "Null"
     if value is True:
@@ -91,8 +96,8 @@ def _json_type_name(value) -> str:
 
 def _type_error(value, dtype: tf.DType) -> ServingError:
     return ServingError(
-        f"JSON Value: {json_debug_string(value)} Type: {_json_type_name(value)} "
-        f"is not of expected type: {_type_name(dtype)}"
+        f"JSON Value: {json_debug_string(value)} Type: {_jsontype_name(value)} "
+        f"is not of expected type: {type_name(dtype)}"
     )
 
 
@@ -115,6 +120,88 @@ def parse_json(body: bytes):
     if not isinstance(document, dict):
         raise ServingError(f"JSON Value: {json_debug_string(document)} Is not object")
     return document
+
+
+class LazyDocument(dict):
+    """A parsed request whose long integer arrays are still text: placeholder strings, keys of `texts`.
+
+    Attributes:
+        body: The request body, for the exact path (and error messages) when the dense one does not apply.
+        texts: The JSON text of each array, by its placeholder.
+    """
+
+    def __init__(self, document: dict, body: bytes, texts: dict[str, bytes]):
+        super().__init__(document)
+        self.body = body
+        self.texts = texts
+
+
+_PLACEHOLDER = "\x00dense-array-" + os.urandom(8).hex() + "-"
+_MIN_LAZY_BODY = 4096
+
+
+def parse_predict_body(body: bytes):
+    """`parse_json`, leaving long arrays of integers as text (a `LazyDocument`) for `decode_predict_inputs`.
+
+    Building one Python int per element is most of the cost of a body with raw frames; the arrays are
+    parsed by `json_arrays.loads_int_array` instead, and anything unusual goes back to `parse_json(body)`.
+    """
+    spans = json_arrays.find_array_spans(body) if len(body) >= _MIN_LAZY_BODY else []
+    if not spans:
+        return parse_json(body)
+    pieces, texts, position = [], {}, 0
+    for index, (start, end) in enumerate(spans):
+        key = f"{_PLACEHOLDER}{index}"
+        pieces += [body[position:start], json.dumps(key).encode("ascii")]
+        texts[key] = body[start:end]
+        position = end
+    pieces.append(body[position:])
+    try:  # a span inside a string makes the document invalid: then parse the body as it is
+        document = parse_json(b"".join(pieces))
+    except ServingError:
+        return parse_json(body)
+    return LazyDocument(document, body, texts)
+
+
+def _dense_input(document: LazyDocument, value, dtype: tf.DType, may_hold_booleans: bool) -> np.ndarray | None:
+    """One input of a `LazyDocument`: its array when the dense path applies, else None."""
+    if not (isinstance(value, str) and value in document.texts):
+        return _fast_array(value, dtype, may_hold_booleans)  # None for anything holding a placeholder
+    values = json_arrays.loads_int_array(document.texts[value])
+    if values is None:
+        return None
+    if dtype in _FLOAT_TYPES:
+        return values.astype(dtype.as_numpy_dtype)
+    if dtype in _INTEGER_RANGES:
+        low, high = _INTEGER_RANGES[dtype]
+        if int(values.min()) < low or int(values.max()) > high:
+            return None
+        return values.astype(dtype.as_numpy_dtype)
+    return None
+
+
+def _decode_dense(document: LazyDocument, input_dtypes, may_hold_booleans) -> tuple[dict, bool] | None:
+    """`decode_predict_inputs` for the well-formed cases of a `LazyDocument`; None: take the exact path."""
+    names = sorted(input_dtypes)
+    if ("instances" in document) == ("inputs" in document):
+        return None
+    row_format = "instances" in document
+    value = document["instances" if row_format else "inputs"]
+    if isinstance(value, dict) and not row_format and not _is_base64_object(value):
+        if any(name not in value for name in names):
+            return None
+        values = {name: value[name] for name in names}
+    elif len(names) == 1 and isinstance(value, str):
+        values = {names[0]: value}
+    else:
+        return None
+    arrays = {}
+    for name, item in values.items():
+        array = _dense_input(document, item, input_dtypes[name], may_hold_booleans)
+        if array is None or (row_format and array.ndim == 0):
+            return None
+        arrays[name] = array
+    return arrays, row_format
 
 
 # Python's json messages mapped to rapidjson's GetParseError_En texts.
@@ -168,7 +255,7 @@ def _convert_scalar(value, dtype: tf.DType):
             raise _type_error(value, dtype)
         return value
     raise ServingError(
-        f"Conversion of JSON Value: {json_debug_string(value)} to type: {_type_name(dtype)}", "UNIMPLEMENTED"
+        f"Conversion of JSON Value: {json_debug_string(value)} to type: {type_name(dtype)}", "UNIMPLEMENTED"
     )
 
 
@@ -307,6 +394,11 @@ def decode_predict_inputs(
     Returns:
         The inputs by name, and whether the request used the row (`instances`) format.
     """
+    if isinstance(document, LazyDocument):
+        decoded = _decode_dense(document, input_dtypes, may_hold_booleans)
+        if decoded is not None:
+            return decoded
+        document = parse_json(document.body)
     names = sorted(input_dtypes)
     if "instances" in document:
         if "inputs" in document:
@@ -384,93 +476,3 @@ def _decode_columnar(inputs, input_dtypes, names, may_hold_booleans) -> dict[str
             raise ServingError(f"Missing named input: {name} in 'inputs' object.")
         arrays[name] = _array_from_json(inputs[name], input_dtypes[name], may_hold_booleans)
     return arrays
-
-
-# --------------------------------------------------------------------------------------------------
-# Tensors -> JSON (MakeJsonFromTensors)
-
-
-def _float_tokens(values: np.ndarray) -> list[str]:
-    """TF Serving's WriteDecimal: 6 significant digits when that round-trips, else full precision."""
-    numbers = values.astype(np.float64).tolist()
-    tokens = [f"{number:g}" for number in numbers]
-    parsed = np.array(tokens, dtype=np.float64).astype(values.dtype)
-    finite = np.isfinite(values)
-    full_precision = "%.9g" if values.dtype == np.float32 else "%.17g"
-    for index in np.flatnonzero((parsed != values) & finite).tolist():
-        tokens[index] = full_precision % numbers[index]
-    for index, token in enumerate(tokens):
-        if not finite[index]:
-            number = numbers[index]
-            tokens[index] = "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
-        elif "." not in token and "e" not in token:
-            tokens[index] = token + ".0"
-    return tokens
-
-
-def _value_tokens(name: str, array: np.ndarray) -> list[str]:
-    """Flat JSON tokens for every element of one output."""
-    flat = array.reshape(-1)
-    kind = array.dtype.kind
-    if kind == "f" and array.dtype in (np.float32, np.float64):
-        return _float_tokens(flat)
-    if kind in "iu":
-        return [str(number) for number in flat.tolist()]
-    if kind == "b":
-        return ["true" if value else "false" for value in flat.tolist()]
-    if kind in "OSU":
-        if name.endswith("_bytes"):
-            return ['{"b64": "' + base64.b64encode(bytes(value)).decode("ascii") + '"}' for value in flat.tolist()]
-        return [
-            json.dumps(value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value))
-            for value in flat.tolist()
-        ]
-    raise ServingError(f"Failed to write JSON value for tensor type: {_type_name(tf.as_dtype(array.dtype))}")
-
-
-def _nest(tokens: list[str], shape: tuple[int, ...], levels: int) -> list[str]:
-    """Joins flat tokens into nested JSON lists, keeping the first `len(shape) - levels` dims unjoined."""
-    rows = tokens
-    for axis in range(len(shape) - 1, len(shape) - 1 - levels, -1):
-        size = shape[axis]
-        groups = math.prod(shape[:axis])
-        if size == 0:
-            rows = ["[]"] * groups
-        else:
-            rows = ["[" + ", ".join(rows[start : start + size]) + "]" for start in range(0, len(rows), size)]
-    return rows
-
-
-def encode_predict_response(outputs: dict[str, np.ndarray], row_format: bool) -> str:
-    """The JSON body of a predict response: `predictions` (row requests) or `outputs` (columnar)."""
-    if not outputs:
-        raise ServingError("Cannot convert empty tensor map to JSON")
-    names = sorted(outputs)
-    if not row_format:
-        encoded = {
-            name: _nest(_value_tokens(name, outputs[name]), outputs[name].shape, outputs[name].ndim)[0]
-            for name in names
-        }
-        if len(names) == 1:
-            return '{"outputs": ' + encoded[names[0]] + "}"
-        return '{"outputs": {' + ", ".join(json.dumps(name) + ": " + encoded[name] for name in names) + "}}"
-    batch_size = None
-    for name in names:
-        array = outputs[name]
-        if array.ndim == 0:
-            raise ServingError(f"Tensor name: {name} has no shape information ")
-        if batch_size is None:
-            batch_size = array.shape[0]
-        elif array.shape[0] != batch_size:
-            raise ServingError(
-                f"Tensor name: {name} has inconsistent batch size: {array.shape[0]} expecting: {batch_size}"
-            )
-    rows = {
-        name: _nest(_value_tokens(name, outputs[name]), outputs[name].shape, outputs[name].ndim - 1) for name in names
-    }
-    if len(names) == 1:
-        items = rows[names[0]]
-    else:
-        keys = {name: json.dumps(name) + ": " for name in names}
-        items = ["{" + ", ".join(keys[name] + rows[name][index] for name in names) + "}" for index in range(batch_size)]
-    return '{"predictions": [' + ", ".join(items) + "]}"

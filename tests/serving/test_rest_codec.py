@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from serving import rest_codec
+from serving import rest_codec, rest_response
 from serving.rest_codec import ServingError
 
 IMAGES = {"images": tf.uint8}
@@ -98,10 +98,87 @@ def test_integers_narrower_than_int32_wrap_like_tensorflow():
 
 def test_response_formats_and_float_tokens():
     outputs = {"probabilities": np.float32([[0.25, 1 / 3]]), "labels": np.array([b"red"], dtype=object)}
-    row = json.loads(rest_codec.encode_predict_response(outputs, row_format=True))
+    row = json.loads(rest_response.encode_predict_response(outputs, row_format=True))
     assert row == {"predictions": [{"labels": "red", "probabilities": [0.25, 0.333333343]}]}
     assert np.float32(row["predictions"][0]["probabilities"][1]) == np.float32(1 / 3)  # 9 digits: round-trips
-    columnar = rest_codec.encode_predict_response({"p": np.float32([1, np.inf])}, row_format=False)
+    columnar = rest_response.encode_predict_response({"p": np.float32([1, np.inf])}, row_format=False)
     assert columnar == '{"outputs": [1.0, Infinity]}'
     with pytest.raises(ServingError, match="inconsistent batch size"):
-        rest_codec.encode_predict_response({"a": np.zeros(2), "b": np.zeros(3)}, row_format=True)
+        rest_response.encode_predict_response({"a": np.zeros(2), "b": np.zeros(3)}, row_format=True)
+
+
+# Long integer arrays (raw frames) take the dense path: the same arrays, and the same errors, as the exact one.
+
+FRAMES = np.random.default_rng(0).integers(0, 256, (2, 20, 20, 3)).astype(np.uint8)
+STREAM = {"frames": tf.uint8, "state": tf.float32}
+
+
+def both_paths(raw: bytes, input_dtypes):
+    """(dense path result or error message, exact path result or error message) for one body."""
+    results = []
+    may_hold_booleans = b"true" in raw or b"false" in raw
+    for parse in (rest_codec.parse_predict_body, rest_codec.parse_json):
+        try:
+            results.append(rest_codec.decode_predict_inputs(parse(raw), input_dtypes, may_hold_booleans))
+        except ServingError as error:
+            results.append(error.message)
+    return results
+
+
+def frames_text(frames=FRAMES, compact=True) -> str:
+    return json.dumps(frames.tolist(), separators=(",", ":") if compact else None)
+
+
+@pytest.mark.parametrize(
+    "body, input_dtypes",
+    [
+        ('{"instances": %s}' % frames_text(), IMAGES),
+        ('{"instances": %s}' % frames_text(compact=False), IMAGES),
+        ('{"inputs": %s}' % frames_text(), {"x": tf.float32}),
+        ('{"inputs": {"frames": %s, "state": [[0.5, 1]], "other": 1}}' % frames_text(), STREAM),
+        ('{"inputs": %s}' % frames_text(FRAMES.astype(np.int64) * 10_000_000), {"x": tf.int64}),
+        ('{"inputs": %s}' % frames_text(FRAMES.astype(np.int64) - 128), {"x": tf.int8}),
+    ],
+)
+def test_dense_path_gives_the_exact_paths_arrays(body, input_dtypes):
+    raw = body.encode("utf-8")
+    assert isinstance(rest_codec.parse_predict_body(raw), rest_codec.LazyDocument)
+    (dense, dense_format), (exact, exact_format) = both_paths(raw, input_dtypes)
+    assert dense_format == exact_format and sorted(dense) == sorted(exact)
+    for name in exact:
+        assert dense[name].dtype == exact[name].dtype
+        np.testing.assert_array_equal(dense[name], exact[name])
+
+
+def replaced(old: str, new: str) -> str:
+    text = frames_text()
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    "body, input_dtypes",
+    [
+        ('{"inputs": %s}' % replaced("]]]", "],[1]]]"), IMAGES),  # ragged
+        ('{"instances": %s}' % replaced("[[[", "[[[[1],"), IMAGES),  # a leaf one level deeper
+        ('{"inputs": %s}' % replaced(",", ",1.5,"), IMAGES),  # a float for an integer input
+        ('{"inputs": %s}' % replaced(",", ",true,"), IMAGES),  # a boolean among numbers
+        ('{"inputs": %s}' % replaced(",", ",4294967296,"), IMAGES),  # out of uint8's int32 range
+        ('{"inputs": %s}' % replaced(",", ",-1,"), {"x": tf.uint32}),  # negative for unsigned
+        ('{"inputs": %s}' % replaced(",", ",01,"), IMAGES),  # not JSON
+        ('{"inputs": %s}' % replaced(",", ",,"), IMAGES),  # not JSON
+        ('{"inputs": %s}' % replaced(",", ",1 2,"), IMAGES),  # not JSON
+        ('{"inputs": %s, "instances": [1]}' % frames_text(), IMAGES),
+        ('{"instances": %s}' % frames_text(), STREAM),  # two inputs, a plain list
+        ('{"inputs": {"frames": %s}}' % frames_text(), STREAM),  # a named input missing
+        ('{"inputs": "%s"}' % frames_text(), {"text": tf.string}),  # the array inside a string
+        ('{"inputs": %s}' % frames_text(), {"x": tf.bool}),
+    ],
+)
+def test_dense_path_falls_back_to_the_exact_paths_answer(body, input_dtypes):
+    dense, exact = both_paths(body.encode("utf-8"), input_dtypes)
+    if isinstance(exact, str):
+        assert dense == exact
+    else:
+        for name in exact[0]:
+            np.testing.assert_array_equal(dense[0][name], exact[0][name])
