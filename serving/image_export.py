@@ -23,13 +23,10 @@ def build_archive(model: keras.Model, class_names: list[str], image_size: int):
         return {"probabilities": probabilities, "labels": signatures.labels_from(probabilities, names)}
 
     def encoded(image_bytes):
-        # (batch,) JPEG or PNG bytes; images in one batch may differ in size.
-        images = tf.map_fn(
-            lambda data: signatures.decode_image(data, image_size),
-            image_bytes,
-            fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.uint8),
-        )
-        return serve(images)
+        # (batch,) JPEG or PNG bytes; images in one batch may differ in size. Decoded at their own size
+        # and preprocessed by the model only, so a PNG gets serving_default's answer for its pixels.
+        probabilities = signatures.predict_encoded_images(image_bytes, lambda images: model(images, training=False))
+        return {"probabilities": probabilities, "labels": signatures.labels_from(probabilities, names)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)

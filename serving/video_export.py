@@ -40,7 +40,6 @@ def build_archive(model: keras.Model, config, class_names: list[str]):
     serving_model.set_weights(model.get_weights())
     stream_model = video_cnn_rnn.build_stream_model(serving_model, config)
     names = tf.constant(class_names)
-    size = config.frame_size
     states = video_cnn_rnn.state_sizes(config)
 
     def serve(frames):
@@ -49,14 +48,9 @@ def build_archive(model: keras.Model, config, class_names: list[str]):
         return {"probabilities": probabilities, "labels": signatures.labels_from(probabilities, names)}
 
     def decode(frame_bytes):
-        # (batch, time) JPEG or PNG bytes → (batch, time, size, size, 3) uint8 at the model's size.
-        shape = tf.shape(frame_bytes)
-        images = tf.map_fn(
-            lambda data: signatures.decode_image(data, size),
-            tf.reshape(frame_bytes, [-1]),
-            fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
-        )
-        return tf.reshape(images, tf.concat([shape, [size, size, 3]], axis=0))
+        # (batch, time) JPEG or PNG bytes → (batch, time, h, w, 3) uint8 at their own size: the model
+        # resizes, as for raw frames, so a PNG gets the answer of its pixels.
+        return signatures.decode_frames(frame_bytes)
 
     def encoded(frame_bytes):
         return serve(decode(frame_bytes))
