@@ -125,6 +125,14 @@ def both_paths(raw: bytes, input_dtypes):
     return results
 
 
+def inputs(text: str) -> str:
+    return '{"inputs": ' + text + "}"
+
+
+def instances(text: str) -> str:
+    return '{"instances": ' + text + "}"
+
+
 def frames_text(frames=FRAMES, compact=True) -> str:
     return json.dumps(frames.tolist(), separators=(",", ":") if compact else None)
 
@@ -132,12 +140,12 @@ def frames_text(frames=FRAMES, compact=True) -> str:
 @pytest.mark.parametrize(
     "body, input_dtypes",
     [
-        ('{"instances": %s}' % frames_text(), IMAGES),
-        ('{"instances": %s}' % frames_text(compact=False), IMAGES),
-        ('{"inputs": %s}' % frames_text(), {"x": tf.float32}),
-        ('{"inputs": {"frames": %s, "state": [[0.5, 1]], "other": 1}}' % frames_text(), STREAM),
-        ('{"inputs": %s}' % frames_text(FRAMES.astype(np.int64) * 10_000_000), {"x": tf.int64}),
-        ('{"inputs": %s}' % frames_text(FRAMES.astype(np.int64) - 128), {"x": tf.int8}),
+        (instances(frames_text()), IMAGES),
+        (instances(frames_text(compact=False)), IMAGES),
+        (inputs(frames_text()), {"x": tf.float32}),
+        ('{"inputs": {"frames": ' + frames_text() + ', "state": [[0.5, 1]], "other": 1}}', STREAM),
+        (inputs(frames_text(FRAMES.astype(np.int64) * 10_000_000)), {"x": tf.int64}),
+        (inputs(frames_text(FRAMES.astype(np.int64) - 128)), {"x": tf.int8}),
     ],
 )
 def test_dense_path_gives_the_exact_paths_arrays(body, input_dtypes):
@@ -159,20 +167,20 @@ def replaced(old: str, new: str) -> str:
 @pytest.mark.parametrize(
     "body, input_dtypes",
     [
-        ('{"inputs": %s}' % replaced("]]]", "],[1]]]"), IMAGES),  # ragged
-        ('{"instances": %s}' % replaced("[[[", "[[[[1],"), IMAGES),  # a leaf one level deeper
-        ('{"inputs": %s}' % replaced(",", ",1.5,"), IMAGES),  # a float for an integer input
-        ('{"inputs": %s}' % replaced(",", ",true,"), IMAGES),  # a boolean among numbers
-        ('{"inputs": %s}' % replaced(",", ",4294967296,"), IMAGES),  # out of uint8's int32 range
-        ('{"inputs": %s}' % replaced(",", ",-1,"), {"x": tf.uint32}),  # negative for unsigned
-        ('{"inputs": %s}' % replaced(",", ",01,"), IMAGES),  # not JSON
-        ('{"inputs": %s}' % replaced(",", ",,"), IMAGES),  # not JSON
-        ('{"inputs": %s}' % replaced(",", ",1 2,"), IMAGES),  # not JSON
-        ('{"inputs": %s, "instances": [1]}' % frames_text(), IMAGES),
-        ('{"instances": %s}' % frames_text(), STREAM),  # two inputs, a plain list
-        ('{"inputs": {"frames": %s}}' % frames_text(), STREAM),  # a named input missing
-        ('{"inputs": "%s"}' % frames_text(), {"text": tf.string}),  # the array inside a string
-        ('{"inputs": %s}' % frames_text(), {"x": tf.bool}),
+        (inputs(replaced("]]]", "],[1]]]")), IMAGES),  # ragged
+        (instances(replaced("[[[", "[[[[1],")), IMAGES),  # a leaf one level deeper
+        (inputs(replaced(",", ",1.5,")), IMAGES),  # a float for an integer input
+        (inputs(replaced(",", ",true,")), IMAGES),  # a boolean among numbers
+        (inputs(replaced(",", ",4294967296,")), IMAGES),  # out of uint8's int32 range
+        (inputs(replaced(",", ",-1,")), {"x": tf.uint32}),  # negative for unsigned
+        (inputs(replaced(",", ",01,")), IMAGES),  # not JSON
+        (inputs(replaced(",", ",,")), IMAGES),  # not JSON
+        (inputs(replaced(",", ",1 2,")), IMAGES),  # not JSON
+        ('{"inputs": ' + frames_text() + ', "instances": [1]}', IMAGES),
+        (instances(frames_text()), STREAM),  # two inputs, a plain list
+        ('{"inputs": {"frames": ' + frames_text() + "}}", STREAM),  # a named input missing
+        ('{"inputs": "' + frames_text() + '"}', {"text": tf.string}),  # the array inside a string
+        (inputs(frames_text()), {"x": tf.bool}),
     ],
 )
 def test_dense_path_falls_back_to_the_exact_paths_answer(body, input_dtypes):
