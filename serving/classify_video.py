@@ -1,7 +1,7 @@
 """Classify every frame of a video, a folder of videos or a live stream: ``make classify-video VIDEO=...``.
 
     python -m serving.classify_video VIDEO --model video [--server URL] [--out DIR] [--annotate]
-        [--export-dir export] [--batch-size 32] [--smooth N] [--encoding raw|jpeg]
+        [--export-dir export] [--batch-size 32] [--smooth N] [--encoding png|jpeg|raw]
         [--annotate-scale 1.0] [--threads 1] [--decoder-threads 0] [--retries 3] [--retry-delay 1]
 
 ``VIDEO`` is a file, a folder (``serving.classify_folder``: every video under it, one model load),
@@ -81,7 +81,9 @@ def build_parser() -> cli.ArgumentParser:
     parser.add_argument("--no-annotate", action="store_true", help=argparse.SUPPRESS)  # the default since #14
     parser.add_argument("--annotate-scale", type=float, default=1.0, help="annotated.mp4 size / input size")
     parser.add_argument("--smooth", type=int, default=0, help="label from the mean of the last N frames (0: off)")
-    parser.add_argument("--encoding", default="raw", choices=["raw", "jpeg"], help="frames sent to --server as")
+    parser.add_argument(
+        "--encoding", default="png", choices=["png", "jpeg", "raw"], help="frames sent to --server as (png: exact)"
+    )
     parser.add_argument("--image-size", type=int, default=None, help="model input side (default: export config)")
     parser.add_argument(
         "--threads", type=int, default=1, help="TensorFlow threads for in-process inference (0: TensorFlow's choice)"

@@ -87,6 +87,38 @@ def _to_json_value(array: np.ndarray):
     return array.tolist()
 
 
+ENCODINGS = ("png", "jpeg", "raw")
+PNG_COMPRESSION = 1  # OpenCV's fastest level: lossless at any level, only size and speed change
+JPEG_QUALITY = 95
+
+
+def encode_images(pixels: np.ndarray, encoding: str = "png") -> np.ndarray:
+    """RGB uint8 images (..., h, w, 3) → what a REST request sends for them.
+
+    `png` (default: lossless, so the answers equal those of the pixels, through an `encoded` signature),
+    `jpeg` (smaller, lossy) or `raw` (the pixels themselves, as JSON numbers).
+
+    Returns:
+        The pixels for `raw`; else an object array of encoded bytes shaped like `pixels.shape[:-3]`.
+    """
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
+    pixels = np.asarray(pixels, np.uint8)
+    if encoding == "raw":
+        return pixels
+    import cv2  # Imported here: only needed for encoded frames.
+
+    extension, params = (
+        (".png", [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+        if encoding == "png"
+        else (".jpg", [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    )
+    flat = pixels.reshape(-1, *pixels.shape[-3:])
+    encoded = np.empty(len(flat), dtype=object)
+    encoded[:] = [cv2.imencode(extension, image[..., ::-1], params)[1].tobytes() for image in flat]
+    return encoded.reshape(pixels.shape[:-3])
+
+
 class _JsonText(bytes):
     """JSON text already written (a dense integer array from `json_arrays`), put into the body as it is."""
 

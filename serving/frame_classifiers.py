@@ -147,10 +147,11 @@ class RestClassifier:
     Args:
         model_name: ``video`` (the ``stream`` signature, state carried between requests) or ``image``.
         server_url: e.g. ``http://127.0.0.1:8501``.
-        encoding: ``raw`` (uint8 lists) or ``jpeg`` (``{"b64": ...}``). JPEG needs a signature that
-            takes bytes: ``encoded`` for the image model; for the video model a stream signature with a
-            ``frame_bytes`` input. When the video export has none (the contract's ``stream`` takes raw
-            frames only), frames are sent raw, with a note on stderr.
+        encoding: ``png`` (default: lossless, answers equal to in-process ones), ``jpeg`` (smaller, lossy;
+            both as ``{"b64": ...}``) or ``raw`` (uint8 lists). PNG and JPEG need a signature that takes
+            bytes: ``encoded`` for the image model; for the video model a stream signature with a
+            ``frame_bytes`` input (``stream_encoded``). When the video export has none, frames are sent
+            raw, with a note on stderr.
         export_root: a local export of the same model, read only for its ``image_size``.
         image_size: overrides the input side (needed when it cannot be found locally or in metadata).
     """
@@ -159,7 +160,7 @@ class RestClassifier:
         self,
         model_name: str,
         server_url: str,
-        encoding: str = "raw",
+        encoding: str = "png",
         export_root: str | pathlib.Path = "export",
         image_size: int | None = None,
         timeout: float = 60.0,
@@ -168,8 +169,8 @@ class RestClassifier:
 
         if model_name not in MODEL_NAMES:
             raise UserError(f"--model must be one of {', '.join(MODEL_NAMES)}, got '{model_name}'")
-        if encoding not in ("raw", "jpeg"):
-            raise UserError(f"--encoding must be raw or jpeg, got '{encoding}'")
+        if encoding not in rest_client.ENCODINGS:
+            raise UserError(f"--encoding must be one of {', '.join(rest_client.ENCODINGS)}, got '{encoding}'")
         self.model_name = model_name
         self.server_url = server_url
         try:
@@ -184,7 +185,7 @@ class RestClassifier:
         self.encoding = encoding
         if model_name == "video":
             self.signature_name, self.input_name = "stream", "frames"
-            if encoding == "jpeg":
+            if encoding != "raw":
                 encoded_stream = next(
                     (
                         name
@@ -201,7 +202,7 @@ class RestClassifier:
                         file=sys.stderr,
                     )
                     self.encoding = "raw"
-        elif encoding == "jpeg":
+        elif encoding != "raw":
             self.signature_name, self.input_name = "encoded", "image_bytes"
         if self.signature_name not in signature_defs:
             raise UserError(f"model '{model_name}' at {server_url} has no '{self.signature_name}' signature")
@@ -232,18 +233,10 @@ class RestClassifier:
     def warm_up(self, batch_size: int) -> None:
         """Nothing to do here: the server warms its own models up (``assets.extra/tf_serving_warmup_requests``)."""
 
-    def _encode(self, pixels: np.ndarray) -> np.ndarray:
-        if self.encoding == "raw":
-            return pixels
-        import cv2
-
-        return np.array(
-            [cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes() for frame in pixels],
-            dtype=object,
-        )
-
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        data = self._encode(pixels)
+        from serving import client as rest_client
+
+        data = rest_client.encode_images(pixels, self.encoding)
         inputs = {self.input_name: data if self.model_name == "image" else data[np.newaxis], **self._state}
         try:
             outputs = self._client.predict(self.model_name, inputs, signature_name=self.signature_name)

@@ -8,8 +8,9 @@ output names, dtypes and shapes as the real exports, the same ``assets.extra/con
 - video: ``serving_default`` (``frames`` uint8 [batch, time, h, w, 3] → ``probabilities``
   [batch, time, classes], ``labels``), ``encoded`` (``frame_bytes``), ``stream`` (``frames`` plus
   ``state_0``, ``state_1``: an LSTM's h and c, [batch, units] float32 → the outputs plus the new
-  states) and ``classes``. Frame t sees frames 0..t only, so ``stream`` chunk by chunk equals one
-  ``serving_default`` call.
+  states), ``stream_encoded`` (``frame_bytes`` plus the states) and ``classes``. Frame t sees
+  frames 0..t only, so ``stream`` chunk by chunk equals one ``serving_default`` call. Encoded frames
+  are decoded at their own size and resized by the model, as in the real exports.
 - image: ``serving_default`` (``images``), ``encoded`` (``image_bytes``) and ``classes``.
 """
 
@@ -35,18 +36,6 @@ def _frame_encoder(image_size: int) -> keras.Model:
     x = layers.Conv2D(8, 3, strides=2, activation="relu", name="conv")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(images, x, name="stub_encoder")
-
-
-def _decode_frames(frame_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
-    # (batch, time) JPEG/PNG bytes → (batch, time, size, size, 3) uint8.
-    flat = tf.reshape(frame_bytes, [-1])
-    images = tf.map_fn(
-        lambda data: signatures.decode_image(data, image_size),
-        flat,
-        fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.uint8),
-    )
-    shape = tf.shape(frame_bytes)
-    return tf.reshape(images, tf.concat([shape, [image_size, image_size, 3]], axis=0))
 
 
 def build_video_archive(class_names=DEFAULT_CLASS_NAMES, image_size: int = 16, units: int = 8, seed: int = 0):
@@ -80,7 +69,10 @@ def build_video_archive(class_names=DEFAULT_CLASS_NAMES, image_size: int = 16, u
         return {"probabilities": outputs["probabilities"], "labels": outputs["labels"]}
 
     def encoded(frame_bytes):
-        return serve(_decode_frames(frame_bytes, image_size))
+        return serve(signatures.decode_frames(frame_bytes))
+
+    def stream_encoded(frame_bytes, state_0, state_1):
+        return stream(signatures.decode_frames(frame_bytes), state_0, state_1)
 
     frames_spec = tf.TensorSpec([None, None, None, None, 3], tf.uint8, name="frames")
     state_specs = [tf.TensorSpec([None, units], tf.float32, name=f"state_{index}") for index in range(2)]
@@ -91,6 +83,8 @@ def build_video_archive(class_names=DEFAULT_CLASS_NAMES, image_size: int = 16, u
     archive.add_endpoint("serving_default", serve, [frames_spec])
     archive.add_endpoint("encoded", encoded, [tf.TensorSpec([None, None], tf.string, name="frame_bytes")])
     archive.add_endpoint("stream", stream, [frames_spec, *state_specs])
+    bytes_spec = tf.TensorSpec([None, None], tf.string, name="frame_bytes")
+    archive.add_endpoint("stream_encoded", stream_encoded, [bytes_spec, *state_specs])
     classes_fn, classes_spec = signatures.classes_endpoint(list(class_names))
     archive.add_endpoint("classes", classes_fn, classes_spec)
     return archive
@@ -109,7 +103,8 @@ def build_image_archive(class_names=DEFAULT_CLASS_NAMES, image_size: int = 16, s
         return {"probabilities": probabilities, "labels": signatures.labels_from(probabilities, names)}
 
     def encoded(image_bytes):
-        return serve(_decode_frames(image_bytes[:, tf.newaxis], image_size)[:, 0])
+        probabilities = signatures.predict_encoded_images(image_bytes, lambda images: head(encoder(images)))
+        return {"probabilities": probabilities, "labels": signatures.labels_from(probabilities, names)}
 
     archive = keras.export.ExportArchive()
     archive.track(encoder)
