@@ -112,6 +112,13 @@ def encode_jpeg(pixels: np.ndarray) -> np.ndarray:
     return array
 
 
+def encode_png(pixels: np.ndarray) -> np.ndarray:
+    """RGB frames → PNG bytes (object array), as ``RestClassifier`` sends them by default."""
+    from serving import client
+
+    return client.encode_images(pixels, "png")
+
+
 def request_body(signature_name: str, inputs: dict) -> bytes:
     """The JSON body ``Client.predict`` sends for these inputs (columnar)."""
     from serving import client
@@ -231,12 +238,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 pixels = read_frames(video, args.chunk, image_size)  # (chunk, size, size, 3)
                 jpeg = encode_jpeg(pixels)
                 if model_name == "video":
-                    jpeg_rate = timed(lambda pixels=pixels: encode_jpeg(pixels), args.seconds / 2) * len(pixels)
-                    row(
-                        f"JPEG encode q{JPEG_QUALITY}, {image_size}x{image_size} (client side, not in the rows below)",
-                        jpeg_rate,
-                        "frames/s",
-                    )
+                    for name, encode in (("PNG level 1", encode_png), (f"JPEG q{JPEG_QUALITY}", encode_jpeg)):
+                        call = lambda encode=encode, pixels=pixels: encode(pixels)  # noqa: E731
+                        rate = timed(call, args.seconds / 2) * len(pixels)
+                        what = f"{name} encode, {image_size}x{image_size} (client side, in the REST rows below)"
+                        row(what, rate, "frames/s")
                 if model_name == "video":
                     stream = loaded.signatures["stream"]
                     stream_inputs = {"frames": pixels[np.newaxis], **stream_state(stream, "frames")}
@@ -253,14 +259,60 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     )
                     row(f"{what}: REST", rest_rate, "requests/s")
                     row(f"{what}: REST", rest_rate * args.chunk, "frames/s", rest_rate / local_rate, "in-process")
+                    if label.endswith("raw uint8"):
+                        # The same request in the row format, which the dense path leaves to the per-element
+                        # one on both sides (client tolist + json.dumps, server json + checks): every raw
+                        # request's path before issue 15.
+                        before, _ = measure(
+                            client, loaded, model_name, signature_name, inputs, frame_input, args, columnar=False
+                        )
+                        row(
+                            f"{what}: REST, dense JSON path",
+                            rest_rate * args.chunk,
+                            "frames/s",
+                            rest_rate / before,
+                            "per-element path",
+                            ">= 5x",
+                        )
+                        rows_ok(row, rest_rate / before >= 5)
+                        row(f"{what}: REST, per-element JSON path (before)", before * args.chunk, "frames/s")
                     row(f"{what}: in-process", local_rate * args.chunk, "frames/s")
                     size = request_bytes(signature_name, inputs) / args.chunk
                     raw_bytes = raw_bytes or size
                     ratio = None if size == raw_bytes else size / raw_bytes
                     row(f"{what}: request body", size, "bytes/frame", ratio, "raw uint8" if ratio else "")
+            classify_video_rows(row, video, export_root, url, scratch)
         finally:
             stop_server(process)
     return rows
+
+
+def classify_video_rows(row, video: pathlib.Path, export_root: pathlib.Path, url: str, scratch: pathlib.Path):
+    """``classify-video`` on the same file in-process and through the server with each ``--encoding``."""
+    from serving import classify_video
+
+    def frames_per_second(name: str, *options) -> float:
+        out = scratch / f"classify-{name}"
+        argv = [str(video), "--out", str(out), "--no-annotate", "--export-dir", str(export_root), *options]
+        if classify_video.main(argv) != 0:
+            raise RuntimeError(f"classify-video {' '.join(argv)} failed")
+        return json.loads((out / "summary.json").read_text())["frames_per_second"]
+
+    local = frames_per_second("local")
+    row(f"classify-video {video.name}, video model: in-process", local, "frames/s")
+    for encoding, target in (("png", 0.8), ("jpeg", None), ("raw", None)):
+        rate = frames_per_second(encoding, "--server", url, "--encoding", encoding)
+        label = "png, the default" if encoding == "png" else encoding
+        row(
+            f"classify-video {video.name}, video model: --server, --encoding {label}",
+            rate,
+            "frames/s",
+            rate / local,
+            "in-process",
+            f">= {target}x" if target else "",
+        )
+        if target:
+            rows_ok(row, rate / local >= target)
 
 
 def video_cases(loaded, pixels: np.ndarray, jpeg: np.ndarray) -> list[tuple]:
@@ -280,6 +332,10 @@ def video_cases(loaded, pixels: np.ndarray, jpeg: np.ndarray) -> list[tuple]:
     )
     if jpeg_stream:
         state = stream_state(loaded.signatures[jpeg_stream], "frame_bytes")
+        png = encode_png(pixels)
+        cases.append(
+            (f"{jpeg_stream}, PNG b64 (default)", jpeg_stream, {"frame_bytes": png[np.newaxis], **state}, "frame_bytes")
+        )
         cases.append(
             (f"{jpeg_stream}, JPEG b64", jpeg_stream, {"frame_bytes": jpeg[np.newaxis], **state}, "frame_bytes")
         )
@@ -298,12 +354,15 @@ def video_cases(loaded, pixels: np.ndarray, jpeg: np.ndarray) -> list[tuple]:
 def image_cases(loaded, pixels: np.ndarray, jpeg: np.ndarray) -> list[tuple]:
     return [
         ("serving_default, raw uint8", "serving_default", {"images": pixels}, "images"),
+        ("encoded, PNG b64 (default)", "encoded", {"image_bytes": encode_png(pixels)}, "image_bytes"),
         ("encoded, JPEG b64", "encoded", {"image_bytes": jpeg}, "image_bytes"),
     ]
 
 
-def measure(client, loaded, model_name, signature_name, inputs, frame_input, args) -> tuple[float, float]:
-    """Requests/s of one signature on the same inputs through REST and in-process."""
+def measure(
+    client, loaded, model_name, signature_name, inputs, frame_input, args, columnar=True
+) -> tuple[float, float]:
+    """Requests/s of one signature on the same inputs through REST (columnar or row format) and in-process."""
     import tensorflow as tf
 
     function = loaded.signatures[signature_name]
@@ -315,7 +374,10 @@ def measure(client, loaded, model_name, signature_name, inputs, frame_input, arg
 
     def rest_call():
         outputs = client.predict(
-            model_name, {frame_input: inputs[frame_input], **state["rest"]}, signature_name=signature_name
+            model_name,
+            {frame_input: inputs[frame_input], **state["rest"]},
+            signature_name=signature_name,
+            columnar=columnar,
         )
         state["rest"] = {name: outputs[name] for name in state_names}  # carried, as classify-video does
 
