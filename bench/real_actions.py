@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         target = row.get("target")
         if target and row["value"] is not None:
             row["ok"] = row["value"] >= float(target.split()[-1])
+        if row["value"] is not None and not row.get("unit"):
+            row["value"] = f"{row['value']:.3f}"  # accuracies: the table's default shows one decimal
     return rows
 
 
