@@ -25,19 +25,22 @@ LENGTH ?=
 TEMPERATURE ?=
 SEED ?=
 TOP_K ?=
+WORKERS ?=
 
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # Flags shared by the train targets; empty values are left out so presets apply.
-TRAIN_FLAGS = --preset $(PRESET) $(if $(DATASET),--dataset "$(DATASET)") $(if $(EPOCHS),--epochs $(EPOCHS)) $(ARGS)
+TRAIN_FLAGS = --preset $(PRESET) $(if $(DATASET),--dataset "$(DATASET)") $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(WORKERS),--strategy multi_worker) $(ARGS)
+# WORKERS=N: N local workers of one multi-worker job (pipelines/launcher.py), each with its own TF_CONFIG.
+LAUNCH = $(if $(WORKERS),$(PY) -m pipelines.launcher --workers $(WORKERS) --)
 TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
 
 .DEFAULT_GOAL := help
 .PHONY: help venv train-image train-text compare-rnn train-textgen generate train-video classify-video serve bench report test test-all lint clean
 
 help:  ## list the targets
-	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] ARGS=...):"
+	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] WORKERS=N ARGS=...):"
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
 
 $(STAMP): requirements.txt
@@ -50,22 +53,22 @@ $(STAMP): requirements.txt
 venv: $(STAMP)  ## create or refresh .venv from requirements.txt
 
 train-image: $(STAMP)  ## train, evaluate and export the image CNN
-	$(PY) -m pipelines.image $(TRAIN_FLAGS)
+	$(LAUNCH) $(PY) -m pipelines.image $(TRAIN_FLAGS)
 
 train-text: $(STAMP)  ## train, evaluate and export the GRU/LSTM text classifier
-	$(PY) -m pipelines.text $(TRAIN_FLAGS) $(TEXT_FLAGS)
+	$(LAUNCH) $(PY) -m pipelines.text $(TRAIN_FLAGS) $(TEXT_FLAGS)
 
 compare-rnn: $(STAMP)  ## SimpleRNN vs LSTM vs GRU accuracy over distance (table + plot in runs/compare_rnn/)
 	$(PY) -m pipelines.compare_rnn --preset $(PRESET) $(if $(EPOCHS),--epochs $(EPOCHS)) $(ARGS)
 
 train-textgen: $(STAMP)  ## train and export the character-level GRU/LSTM text generator (export/textgen/)
-	$(PY) -m pipelines.textgen $(TRAIN_FLAGS) $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)")
+	$(LAUNCH) $(PY) -m pipelines.textgen $(TRAIN_FLAGS) $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)")
 
 generate: $(STAMP)  ## continue PROMPT=... with the latest textgen export (LENGTH TEMPERATURE SEED TOP_K)
 	$(PY) -m pipelines.textgen generate --prompt "$(PROMPT)" $(if $(LENGTH),--length $(LENGTH)) $(if $(TEMPERATURE),--temperature $(TEMPERATURE)) $(if $(SEED),--seed $(SEED)) $(if $(TOP_K),--top-k $(TOP_K)) $(ARGS)
 
 train-video: $(STAMP)  ## train, evaluate and export the CNN+LSTM video model
-	$(PY) -m pipelines.video $(TRAIN_FLAGS) $(if $(CELL),--cell $(CELL))
+	$(LAUNCH) $(PY) -m pipelines.video $(TRAIN_FLAGS) $(if $(CELL),--cell $(CELL))
 
 classify-video: $(STAMP)  ## label every frame of VIDEO=file|folder/|stream URL|camera index (MODEL SERVER OUT ARGS=--annotate)
 	@test -n "$(VIDEO)" || { echo "error: give the video: make classify-video VIDEO=path/to/clip.mp4 (or a folder, a stream URL, a camera index)" >&2; exit 2; }

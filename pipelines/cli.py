@@ -41,8 +41,21 @@ def build_parser(prog: str, description: str, config_class: type, presets: Seque
     parser.add_argument(
         "--strategy",
         default="default",
-        choices=["default", "mirrored"],
-        help="tf.distribute strategy; mirrored uses all GPUs, else all logical CPUs",
+        choices=["default", "mirrored", "multi_worker"],
+        help="tf.distribute strategy; mirrored uses all GPUs, else all logical CPUs; multi_worker: one worker "
+        "of a job described by the TF_CONFIG environment variable (make train-* WORKERS=N starts N locally)",
+    )
+    parser.add_argument(
+        "--backup-dir",
+        default="",
+        help="where the resumable backup of an interrupted run is kept (multi_worker: a directory every worker "
+        "sees; default: inside --runs-dir)",
+    )
+    parser.add_argument(
+        "--cluster-timeout",
+        type=float,
+        default=180.0,
+        help="multi_worker: seconds to wait for the other workers, or for a step, before giving up with an error",
     )
     parser.add_argument(
         "--logical-cpus",
@@ -134,8 +147,37 @@ def train_main(
     parser = build_parser(prog, description, config_class, presets)
     args = parser.parse_args(argv)
     config = config_lib.resolve(presets, args.preset, overrides_from(args))  # config errors before TF starts
-    import_tensorflow_quietly()
-    from pipelines import runtime
+    strategy, runs_dir, export_model = start_training(args)
+    return train_and_export(config, runs_dir, args.export_dir, export_model=export_model, strategy=strategy)
 
-    strategy = runtime.make_strategy(args.strategy, args.logical_cpus)
-    return train_and_export(config, args.runs_dir, args.export_dir, export_model=not args.no_export, strategy=strategy)
+
+def start_training(args: argparse.Namespace) -> tuple[typing.Any, str, bool]:
+    """Starts TensorFlow and the strategy; returns (strategy, runs folder, whether to export).
+
+    A non-chief worker of a multi-worker job gets a temporary runs folder, removed when it exits,
+    and does not export: only the chief writes the run folder, the plots and the export.
+    """
+    runs_dir, export_model = args.runs_dir, not args.no_export
+    if args.strategy == "multi_worker":
+        from pipelines import cluster
+
+        cluster.parse_tf_config(os.environ.get("TF_CONFIG"))  # a malformed TF_CONFIG fails before TF starts
+        if args.cluster_timeout <= 0:
+            raise UserError(f"--cluster-timeout must be positive, got {args.cluster_timeout}")
+        # TensorFlow's C++ logs a peer's departure as errors; the trainer says what happened in one line.
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import_tensorflow_quietly()
+    from pipelines import cluster, runtime, training
+
+    if args.backup_dir or args.strategy == "multi_worker":
+        training.BACKUP_ROOT = args.backup_dir or os.path.join(args.runs_dir, ".backup")
+    strategy = runtime.make_strategy(args.strategy, args.logical_cpus, args.cluster_timeout)
+    if not cluster.is_chief():
+        import atexit
+        import shutil
+        import tempfile
+
+        runs_dir, export_model = tempfile.mkdtemp(prefix="worker-runs-"), False
+        atexit.register(shutil.rmtree, runs_dir, True)
+        logging.info("%s: the chief writes the run folder and the export", cluster.role().name)
+    return strategy, runs_dir, export_model

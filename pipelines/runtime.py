@@ -9,13 +9,15 @@ import tensorflow as tf
 from pipelines.errors import UserError
 
 
-def make_strategy(name: str = "default", logical_cpus: int = 0) -> tf.distribute.Strategy:
+def make_strategy(name: str = "default", logical_cpus: int = 0, cluster_timeout: float = 180.0):
     """Returns the tf.distribute strategy for training.
 
     Args:
-        name: ``default`` (one device) or ``mirrored`` (all GPUs, else all logical CPUs).
+        name: ``default`` (one device), ``mirrored`` (all GPUs, else all logical CPUs) or
+            ``multi_worker`` (this process is one worker of the job in ``TF_CONFIG``).
         logical_cpus: when > 1, split the physical CPU into that many logical devices first,
             which is how ``mirrored`` is exercised on a machine without GPUs.
+        cluster_timeout: multi_worker only: the bound on any wait for the other workers.
     """
     if logical_cpus > 1:
         cpus = tf.config.list_physical_devices("CPU")
@@ -32,4 +34,8 @@ def make_strategy(name: str = "default", logical_cpus: int = 0) -> tf.distribute
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         logging.info("MirroredStrategy over %s", devices)
         return tf.distribute.MirroredStrategy(devices=devices)
-    raise UserError(f"unknown strategy '{name}'; choose default or mirrored")
+    if name == "multi_worker":
+        from pipelines import cluster
+
+        return cluster.make_strategy(cluster_timeout)
+    raise UserError(f"unknown strategy '{name}'; choose default, mirrored or multi_worker")

@@ -109,11 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     from pipelines import config as config_lib
-    from pipelines import runtime
 
     config = config_lib.resolve(PRESETS, args.preset, cli.overrides_from(args))
-    strategy = runtime.make_strategy(args.strategy, args.logical_cpus)
-    return train_and_export(config, args.runs_dir, args.export_dir, export_model=not args.no_export, strategy=strategy)
+    strategy, runs_dir, export_model = cli.start_training(args)
+    return train_and_export(config, runs_dir, args.export_dir, export_model=export_model, strategy=strategy)
 
 
 # --- training --------------------------------------------------------------------------------

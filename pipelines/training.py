@@ -21,8 +21,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines import cluster, plots
 from pipelines import config as config_lib
-from pipelines import plots
+
+# Set from --backup-dir by the command line (pipelines.cli); empty: inside the runs folder.
+BACKUP_ROOT = ""
 
 
 def make_run_dir(runs_root: str | pathlib.Path, pipeline: str) -> pathlib.Path:
@@ -52,16 +55,27 @@ def fit(
     softmax probabilities over the last axis and labels are integer class ids (one per example
     or one per frame: the same loss and accuracy work for both).
 
+    Under ``MultiWorkerMirroredStrategy`` (``--strategy multi_worker``), where Keras's ``fit``
+    fails, the same behaviour and artifacts come from :mod:`pipelines.distributed_fit`'s loop.
+
     Returns:
         The model with its best validation weights, the history, and seconds spent in ``fit``.
     """
-    with strategy.scope():
-        model = build_model()
+
+    def compile_model(model: keras.Model) -> None:
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
+
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        from pipelines import distributed_fit
+
+        return distributed_fit.fit(build_model, train, validation, config, run_dir, strategy, backup_dir, compile_model)
+    with strategy.scope():
+        model = build_model()
+        compile_model(model)
     best_path = run_dir / "best.weights.h5"
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup_dir)),
@@ -122,7 +136,12 @@ def write_run_outputs(
     class_names: list[str],
     title: str,
 ) -> None:
-    """Writes metrics.json, training_curves.png and confusion_matrix.png into the run folder."""
+    """Writes metrics.json, training_curves.png and confusion_matrix.png into the run folder.
+
+    A non-chief worker of a multi-worker job writes nothing: its run folder is a temporary one.
+    """
+    if not cluster.is_chief():
+        return
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     plots.training_curves(history, run_dir / "training_curves.png", title=title)
     test = metrics.get("test", metrics)
@@ -137,6 +156,10 @@ def write_run_outputs(
 
 
 def backup_dir_for(runs_root: str | pathlib.Path, pipeline: str, config: Any) -> pathlib.Path:
+    """Where an interrupted run's backup lives: ``runs/<pipeline>/.backup-<fingerprint>/``, or
+    ``<--backup-dir>/<pipeline>-<fingerprint>/`` (multi-worker jobs: a directory every worker sees)."""
+    if BACKUP_ROOT:
+        return pathlib.Path(BACKUP_ROOT) / f"{pipeline}-{config_lib.fingerprint(config)}"
     return pathlib.Path(runs_root) / pipeline / f".backup-{config_lib.fingerprint(config)}"
 
 
