@@ -90,6 +90,8 @@ def fit(
     if state["epoch"]:
         logging.info("%s: resuming from the backup in %s after epoch %d", name, backup_dir, state["epoch"])
     writers = Writers(run_dir, state) if chief else None
+    if writers and restored is not None:  # the new run folder starts with the best weights so far
+        writers.save_best(plain, best_weights)
     patience_lr = max(1, config.patience // 2)
     cardinality = int(train.rebatch(global_batch).cardinality())
     start = time.perf_counter()
@@ -189,7 +191,8 @@ class Steps:
         self.train = tf.function(self._train, reduce_retracing=True)
         self.evaluate = tf.function(self._evaluate, reduce_retracing=True)
         self.all_sum = tf.function(
-            lambda value: strategy.reduce("SUM", strategy.run(tf.identity, args=(value,)), axis=None)
+            lambda value: strategy.reduce("SUM", strategy.run(tf.identity, args=(value,)), axis=None),
+            reduce_retracing=True,
         )
 
     def average_non_trainable(self) -> None:
@@ -298,8 +301,11 @@ class Writers:
                     if prefix + key in logs:
                         tf.summary.scalar(f"epoch_{key}", logs[prefix + key])
         if best_weights is not None:
-            plain.set_weights(best_weights)
-            plain.save_weights(str(self.run_dir / "best.weights.h5"))
+            self.save_best(plain, best_weights)
+
+    def save_best(self, plain: keras.Model, best_weights) -> None:
+        plain.set_weights(best_weights)
+        plain.save_weights(str(self.run_dir / "best.weights.h5"))
 
     def close(self) -> None:
         self.train_writer.close()

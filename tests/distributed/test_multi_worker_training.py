@@ -129,3 +129,39 @@ def test_a_peer_that_never_comes_up_is_one_line_within_the_timeout(tmp_path):
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and errors[0].startswith("error: multi-worker worker 1: nothing moved for 10 s"), errors
+
+
+@pytest.mark.slow
+def test_the_survivor_of_a_worker_dying_mid_run_stops_with_one_line_in_bounded_time(tmp_path):
+    from pipelines import launcher
+
+    ports = launcher.free_ports(2)
+    workers = []
+    for index in range(2):
+        command = launch_command(tmp_path / str(index), "--epochs", "10")[6:]  # the training command alone
+        command[command.index("60")] = "30"  # --cluster-timeout
+        workers.append(
+            subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**environment(), "TF_CONFIG": launcher.tf_config(ports, index)},
+            )
+        )
+    try:
+        for line in workers[0].stdout:
+            if "Epoch 2/10" in line:
+                break
+        workers[1].kill()
+        start = time.monotonic()
+        _, stderr = workers[0].communicate(timeout=120)
+        assert time.monotonic() - start < 30 + 30
+        assert workers[0].returncode != 0
+        last = stderr.strip().splitlines()[-1]
+        assert last.startswith("error: multi-worker worker 0:") and "start every worker again" in last, last
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
