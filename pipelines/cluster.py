@@ -116,20 +116,24 @@ class Watchdog:
         self._describe = describe
         self._stage = "waiting for the other workers"
         self._last = time.monotonic()
+        self._active = True
         self._stopped = threading.Event()
         threading.Thread(target=self._watch, name="multi-worker watchdog", daemon=True).start()
 
     def beat(self, stage: str | None = None) -> None:
+        """Progress: restarts the countdown (and arms the watchdog when paused)."""
         self._last = time.monotonic()
+        self._active = True
         if stage:
             self._stage = stage
 
-    def stop(self) -> None:
-        self._stopped.set()
+    def pause(self) -> None:
+        """Between collectives (data preparation, evaluation, export) nothing can hang on a peer."""
+        self._active = False
 
     def _watch(self) -> None:
         while not self._stopped.wait(min(5.0, self.timeout / 4)):
-            if time.monotonic() - self._last > self.timeout:
+            if self._active and time.monotonic() - self._last > self.timeout:
                 sys.stdout.flush()
                 print(
                     f"error: multi-worker {self._describe}: nothing moved for {self.timeout:.0f} s while "
@@ -170,4 +174,5 @@ def make_strategy(timeout: float):
         )
     except (ValueError, tf.errors.OpError) as error:
         raise UserError(f"cannot start worker {role_.name} from TF_CONFIG: {str(error).splitlines()[0]}") from None
+    _watchdog.pause()  # armed again by training, whose first collective waits for every worker
     return strategy

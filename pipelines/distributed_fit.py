@@ -80,6 +80,8 @@ def fit(
         shard_by_element(validation.rebatch(global_batch))
     )
 
+    if watchdog:
+        watchdog.beat("waiting for the other workers")
     state = initial_state(config.learning_rate)
     restored = restore(backup_dir, model, optimizer)
     if restored is not None:
@@ -151,6 +153,8 @@ def fit(
     if state["stopped"] and chief:
         print(f"Epoch {state['epoch']}: early stopping; restoring the weights of epoch {state['best_epoch'] + 1}.")
     difference = _weight_difference(steps, model)
+    if watchdog:
+        watchdog.pause()  # evaluation and export run on the plain model: no collectives
     plain.set_weights(best_weights)
     if chief:
         writers.close()
