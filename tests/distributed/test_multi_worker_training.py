@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, run_module
 
-# Small enough for make test: two workers importing TensorFlow, three short epochs and the export.
-SMALL = ["--image-size", "16", "--filters", "8,16", "--dense-units", "16", "--max-train-examples", "640"]
+# Small enough for make test: two workers importing TensorFlow, two short epochs and the export.
+SMALL = ["--image-size", "16", "--filters", "8,16", "--dense-units", "16", "--max-train-examples", "320"]
 
 
 def launch_command(root, *flags, workers=2):
@@ -53,7 +53,7 @@ def run_dirs(root):
 
 def test_two_workers_train_identical_weights_and_publish_once(tmp_path):
     result = subprocess.run(
-        launch_command(tmp_path, *SMALL, "--epochs", "3"),
+        launch_command(tmp_path, *SMALL, "--epochs", "2"),
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -65,7 +65,7 @@ def test_two_workers_train_identical_weights_and_publish_once(tmp_path):
     distributed = json.loads((run_dir / "distributed.json").read_text())
     assert distributed["workers"] == 2 and distributed["global_batch"] == 2 * 32
     assert distributed["max_weight_difference_between_workers"] <= 1e-6
-    assert len((run_dir / "history.csv").read_text().splitlines()) == 1 + 3
+    assert len((run_dir / "history.csv").read_text().splitlines()) == 1 + 2
     for name in ("best.weights.h5", "metrics.json", "training_curves.png", "tensorboard"):
         assert (run_dir / name).exists(), name
     assert [p.name for p in (tmp_path / "export" / "image").iterdir() if not p.name.startswith(".")] == ["1"]
@@ -73,7 +73,7 @@ def test_two_workers_train_identical_weights_and_publish_once(tmp_path):
     assert metrics["export"]["reload_max_difference"]["serving_default"] <= 1e-5
     match = re.search(r"worker-runs-\w+", result.stdout)
     assert match and not (pathlib.Path(tempfile.gettempdir()) / match.group(0)).exists()  # worker 1 removed it
-    assert "[worker 0] Epoch 3/3" in result.stdout and "[worker 1] Epoch" not in result.stdout
+    assert "[worker 0] Epoch 2/2" in result.stdout and "[worker 1] Epoch" not in result.stdout
 
 
 @pytest.mark.slow
