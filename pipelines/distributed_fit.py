@@ -58,8 +58,10 @@ def fit(
 
     ``build_model`` is called twice: once inside the strategy's scope (the trained copy) and once
     outside it (the plain model returned, which takes the best weights and needs no collectives for
-    evaluation and export). ``config.batch_size`` is the batch per replica (per worker on CPU): the
-    datasets, batched by it, are re-batched to the global batch.
+    evaluation and export). When it returns an existing model instead (built outside the scope), a
+    copy of it is trained and the model itself is returned with the best weights.
+    ``config.batch_size`` is the batch per replica (per worker on CPU): the datasets, batched by it,
+    are re-batched to the global batch.
     """
     chief = cluster.is_chief()
     name = cluster.role().name if cluster.role() else "worker"
@@ -68,11 +70,17 @@ def fit(
     global_batch = config.batch_size * replicas
     with strategy.scope():
         model = build_model()
+        plain = None
         if model.weights and not isinstance(model.weights[0].value, tf.distribute.DistributedValues):
-            raise ValueError("under multi_worker, build_model must create a new model each call (inside the scope)")
+            # An existing model (a second phase, e.g. fine-tuning what the first trained): train a copy
+            # made inside the scope, with the same weights and trainable flags, and return the original.
+            plain, model = model, keras.models.clone_model(model)
+            model.set_weights(plain.get_weights())
+            for layer in plain.layers:
+                model.get_layer(layer.name).trainable = layer.trainable
         optimizer = keras.optimizers.Adam(config.learning_rate)
         optimizer.build(model.trainable_variables)
-    plain = build_model()
+    plain = plain or build_model()
     compile_model(plain)
     steps = Steps(model, optimizer, strategy, global_batch)
     distributed_train = strategy.experimental_distribute_dataset(shard_by_element(train.rebatch(global_batch)))

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -82,18 +83,21 @@ def test_a_killed_worker_stops_the_job_and_the_same_command_resumes_it_to_one_ex
     launcher = subprocess.Popen(
         command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment()
     )
-    pids = []
-    for line in launcher.stderr:
-        pids += [int(pid) for pid in re.findall(r"\[launcher\] worker \d+: pid (\d+)", line)]
-        if len(pids) == 2:
-            break
+    stderr_lines = []  # drained in a thread, so that the workers never block on a full pipe
+    reader = threading.Thread(target=lambda: stderr_lines.extend(launcher.stderr), daemon=True)
+    reader.start()
     deadline = time.monotonic() + 400
     for line in launcher.stdout:
         if "Epoch 4/10" in line or time.monotonic() > deadline:
             break
+    pids = [int(pid) for pid in re.findall(r"\[launcher\] worker \d+: pid (\d+)", "".join(stderr_lines))]
+    assert len(pids) == 2, "".join(stderr_lines)[-3000:]
     os.kill(pids[1], signal.SIGKILL)
     start = time.monotonic()
-    _, stderr = launcher.communicate(timeout=120)
+    threading.Thread(target=lambda: launcher.stdout.read(), daemon=True).start()
+    launcher.wait(timeout=120)
+    reader.join(timeout=10)
+    stderr = "".join(stderr_lines)
     assert launcher.returncode != 0 and time.monotonic() - start < 60
     assert stderr.strip().splitlines()[-1].startswith("error: worker 1 exited with signal 9")
     assert not (tmp_path / "export" / "image").exists() or not list((tmp_path / "export" / "image").glob("[0-9]*"))
