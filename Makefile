@@ -37,7 +37,7 @@ LAUNCH = $(if $(WORKERS),$(PY) -m pipelines.launcher --workers $(WORKERS) --)
 TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
 
 .DEFAULT_GOAL := help
-.PHONY: help venv train-image train-text compare-rnn train-textgen generate train-video classify-video serve bench report test test-all lint clean
+.PHONY: help venv data train-image train-text compare-rnn train-textgen generate train-video classify-video serve bench report test test-all lint clean
 
 help:  ## list the targets
 	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] WORKERS=N ARGS=...):"
@@ -51,6 +51,9 @@ $(STAMP): requirements.txt
 	@cp requirements.txt $(STAMP)
 
 venv: $(STAMP)  ## create or refresh .venv from requirements.txt
+
+data: $(STAMP)  ## generate the embedded datasets in parallel (otherwise done on first use)
+	$(PY) -m pipelines.datasets.prepare
 
 train-image: $(STAMP)  ## train, evaluate and export the image CNN
 	$(LAUNCH) $(PY) -m pipelines.image $(TRAIN_FLAGS)

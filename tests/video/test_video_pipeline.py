@@ -163,11 +163,12 @@ def test_a_backbone_from_a_weights_file_is_frozen_then_fine_tuned_and_exported(t
 
 def test_grouping_and_weights_errors_are_one_line_and_exit_2(tmp_path):
     """Through the command line (the data-level cases run in-process in test_groups.py)."""
-    from models import frame_encoders
+    import keras
 
     data = _ucf101_style_folder(tmp_path / "clips", num_groups=3, clips=1, num_frames=8)
-    wrong = tmp_path / "efficientnet.weights.h5"
-    frame_encoders.build_backbone("efficientnet_b0", 32).save_weights(str(wrong))
+    wrong = tmp_path / "other.weights.h5"
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    other.save_weights(str(wrong))
     for arguments, message in (
         (("--group-pattern", r"^v_\w+_g\d+"), "no capture group"),
         (("--encoder", "mobilenet_v3_small", "--frame-size", "32", "--encoder-weights", str(wrong)), "does not fit"),
