@@ -241,7 +241,7 @@ def _train(config: VideoConfig, data, train, validation, run_dir: pathlib.Path, 
     return model, history, frozen_seconds + seconds, loaded.get("from")
 
 
-def _evaluate(model, predictor, config: VideoConfig, data, test) -> dict:
+def _evaluate(model, make_predictor, config: VideoConfig, data, test) -> dict:
     """Clip metrics on the test clips and, for folders, per video and per frame over whole videos."""
     from pipelines import training, video_evaluation
 
@@ -250,7 +250,7 @@ def _evaluate(model, predictor, config: VideoConfig, data, test) -> dict:
     if data.videos:
         metrics["video_accuracy"] = video_evaluation.video_accuracy(probabilities, labels, data.clip_videos["test"])
         metrics["whole_videos"] = video_evaluation.whole_video_metrics(
-            predictor, data.videos["test"], config.num_frames, data.class_names
+            make_predictor(), data.videos["test"], config.num_frames, data.class_names
         )
     return metrics
 
@@ -298,7 +298,7 @@ def train_and_export(
     num_classes = len(data.class_names)
     model, history, fit_seconds, weights_from = _train(config, data, train, validation, run_dir, runs_dir, strategy)
     metrics = {
-        "test": _evaluate(model, video_evaluation.stream_predictor(model, config), config, data, test),
+        "test": _evaluate(model, lambda: video_evaluation.stream_predictor(model, config), config, data, test),
         "model": f"CNN ({config.encoder}) + {config.cell.upper()} ({model.count_params()} parameters)",
         "fit_seconds": round(fit_seconds, 1),
         "epochs_run": len(history.get("loss", [])),
@@ -323,7 +323,7 @@ def train_and_export(
             strategy,
             training.backup_dir_for(runs_dir, "video-baseline", baseline_config),
         )
-        baseline_metrics = _evaluate(baseline, video_evaluation.chunk_predictor(baseline), config, data, test)
+        baseline_metrics = _evaluate(baseline, lambda: video_evaluation.chunk_predictor(baseline), config, data, test)
         metrics["baseline"] = {
             "name": "frame-only CNN (same encoder, no recurrence)",
             "fit_seconds": round(baseline_seconds, 1),
