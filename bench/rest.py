@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 pixels = read_frames(video, args.chunk, image_size)  # (chunk, size, size, 3)
                 jpeg = encode_jpeg(pixels)
                 if model_name == "video":
-                    for name, encode in (("PNG level 1", encode_png), (f"JPEG q{JPEG_QUALITY}", encode_jpeg)):
+                    for name, encode in (("PNG (Huffman, Paeth)", encode_png), (f"JPEG q{JPEG_QUALITY}", encode_jpeg)):
                         call = lambda encode=encode, pixels=pixels: encode(pixels)  # noqa: E731
                         rate = timed(call, args.seconds / 2) * len(pixels)
                         what = f"{name} encode, {image_size}x{image_size} (client side, in the REST rows below)"
@@ -292,11 +292,15 @@ def classify_video_rows(row, video: pathlib.Path, export_root: pathlib.Path, url
     from serving import classify_video
 
     def frames_per_second(name: str, *options) -> float:
+        """The better of 2 runs (other work on a shared machine only slows a run down)."""
         out = scratch / f"classify-{name}"
         argv = [str(video), "--out", str(out), "--no-annotate", "--export-dir", str(export_root), *options]
-        if classify_video.main(argv) != 0:
-            raise RuntimeError(f"classify-video {' '.join(argv)} failed")
-        return json.loads((out / "summary.json").read_text())["frames_per_second"]
+        rates = []
+        for _ in range(2):
+            if classify_video.main(argv) != 0:
+                raise RuntimeError(f"classify-video {' '.join(argv)} failed")
+            rates.append(json.loads((out / "summary.json").read_text())["frames_per_second"])
+        return max(rates)
 
     local = frames_per_second("local")
     row(f"classify-video {video.name}, video model: in-process", local, "frames/s")

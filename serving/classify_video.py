@@ -58,6 +58,7 @@ from pipelines.errors import UserError
 from serving import live_source, video_page, video_reader
 from serving.annotated_writer import AnnotatedWriter, h264_available
 from serving.classify_outputs import Rows, Segments, Timeline
+from serving.prefetch import prefetch
 
 __all__ = ["AnnotatedWriter", "Segments", "Timeline", "UserError", "build_parser", "classify", "main"]
 
@@ -186,7 +187,7 @@ def run_source(args, classifier, reader, out: pathlib.Path, source_file: pathlib
         writers["preview"] = AnnotatedWriter(out / "preview.mp4", info.width, info.height, fps, scale)
     timeline, segments = Timeline(len(class_names)), Segments()
     latencies = array.array("f")  # live: seconds from a frame's arrival to its row flushed to frames.csv
-    frames_done = 0
+    frames_done, chunks = 0, None
     classifier.reset()
     started = time.perf_counter()
     progress = tqdm(
@@ -195,8 +196,13 @@ def run_source(args, classifier, reader, out: pathlib.Path, source_file: pathlib
     try:
         with open(out / "frames.csv", "w", encoding="utf-8", newline="") as csv_file, _StopOnSignal(reader) as stop:
             rows = Rows(csv_file, class_names, args.smooth)
-            for chunk in reader:
-                probabilities = np.asarray(classifier(chunk.pixels), np.float32)  # (n, classes)
+            if hasattr(classifier, "encode"):  # through a server: the next batch is encoded during a request
+                chunks = prefetch(reader, lambda chunk: classifier.encode(chunk.pixels))
+                classify_chunk = classifier.classify
+            else:
+                chunks, classify_chunk = ((chunk, chunk.pixels) for chunk in reader), classifier
+            for chunk, frames in chunks:
+                probabilities = np.asarray(classify_chunk(frames), np.float32)  # (n, classes)
                 labels, scores = rows.write(chunk.start, chunk.times_s, probabilities)
                 if chunk.arrived is not None:
                     csv_file.flush()
@@ -219,6 +225,8 @@ def run_source(args, classifier, reader, out: pathlib.Path, source_file: pathlib
     finally:
         progress.close()
         reader.close()
+        if chunks is not None and hasattr(chunks, "close"):
+            chunks.close()
         for writer in writers.values():  # an error happened: stop the threads, keep the original error
             try:
                 writer.close()

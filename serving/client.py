@@ -88,7 +88,10 @@ def _to_json_value(array: np.ndarray):
 
 
 ENCODINGS = ("png", "jpeg", "raw")
-PNG_COMPRESSION = 1  # OpenCV's fastest level: lossless at any level, only size and speed change
+# PNG is lossless whatever the settings; they trade size against speed. zlib level 1 with Huffman
+# coding only, over Paeth-filtered rows: at 64x64, 0.14 ms to encode and 0.12 ms to decode a frame,
+# 7.0 kB, against 0.26 ms, 0.14 ms and 7.4 kB for plain level 1 (``python -m bench rest``).
+PNG_COMPRESSION = 1
 JPEG_QUALITY = 95
 
 
@@ -108,14 +111,19 @@ def encode_images(pixels: np.ndarray, encoding: str = "png") -> np.ndarray:
         return pixels
     import cv2  # Imported here: only needed for encoded frames.
 
-    extension, params = (
-        (".png", [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
-        if encoding == "png"
-        else (".jpg", [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    )
+    if encoding == "png":
+        extension, params = ".png", [
+            cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION,
+            cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
+            cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_PAETH,
+        ]  # fmt: skip
+    else:
+        extension, params = ".jpg", [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
     flat = pixels.reshape(-1, *pixels.shape[-3:])
+    if flat.size:  # OpenCV takes BGR: one channel swap for the whole batch
+        flat = cv2.cvtColor(flat.reshape(-1, *flat.shape[2:]), cv2.COLOR_RGB2BGR).reshape(flat.shape)
     encoded = np.empty(len(flat), dtype=object)
-    encoded[:] = [cv2.imencode(extension, image[..., ::-1], params)[1].tobytes() for image in flat]
+    encoded[:] = [cv2.imencode(extension, image, params)[1].tobytes() for image in flat]
     return encoded.reshape(pixels.shape[:-3])
 
 

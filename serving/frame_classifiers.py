@@ -233,10 +233,18 @@ class RestClassifier:
     def warm_up(self, batch_size: int) -> None:
         """Nothing to do here: the server warms its own models up (``assets.extra/tf_serving_warmup_requests``)."""
 
-    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+    def encode(self, pixels: np.ndarray) -> np.ndarray:
+        """The request's frames (PNG/JPEG bytes, or the pixels for raw): ``classify`` sends them.
+        Split from it so that the next batch can be encoded while the server answers this one."""
         from serving import client as rest_client
 
-        data = rest_client.encode_images(pixels, self.encoding)
+        return rest_client.encode_images(pixels, self.encoding)
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        return self.classify(self.encode(pixels))
+
+    def classify(self, data: np.ndarray) -> np.ndarray:
+        """Probabilities for frames from ``encode`` (the video model's state carried on)."""
         inputs = {self.input_name: data if self.model_name == "image" else data[np.newaxis], **self._state}
         try:
             outputs = self._client.predict(self.model_name, inputs, signature_name=self.signature_name)
