@@ -10,8 +10,8 @@ OpenCV (FFmpeg) decodes in a background thread that fills a bounded queue, and t
 resizes each chunk as it takes it, so decoding overlaps resizing and inference (two busy threads for
 two cores: a third, resizing on its own, only took turns with the decoder), and memory stays
 constant for any length of video. Each frame is resized once, straight from the decoded BGR frame,
-by ``shrink`` (anti-aliased like the models' ``Resizing(antialias=True)``, at about a third of the
-cost of decoding the frame). The model's own resize layer then sees frames already at its size,
+by ``shrink`` (anti-aliased like the models' ``Resizing(antialias=True)``, at about a quarter of
+the cost of decoding the frame). The model's own resize layer then sees frames already at its size,
 where it is the identity. Channels are swapped to RGB after the resize (cheaper on the small
 frame). Grayscale or odd-sized frames and 1080p+ all go the same way.
 
@@ -136,16 +136,20 @@ def shrink(frame: np.ndarray, size: int) -> np.ndarray:
 
     The box filter (``cv2.INTER_AREA``) is anti-aliased like the models' ``Resizing(antialias=True)``,
     but at a scale that is not a whole number it costs about 0.7 ms on a 640x360 frame, as much as
-    decoding the frame. At a whole-number scale it is a plain mean of k x k blocks and 3x cheaper.
-    So a large shrink goes in two steps: the mean of whole k_x x k_y blocks (k = the whole part of
-    frame size / ``size``; the few rows and columns left over at the edges are dropped, half on each
-    side), then the box filter over the rest, on a frame by then within 2x of ``size`` (cheap).
-    On real frames the result differs from TensorFlow's anti-aliased resize by 1-2 grey levels on
-    average, as the one-step box filter does.
+    decoding the frame, and OpenCV's whole-number path is still 0.2 ms there. Halving is cheap:
+    bilinear at exactly half the size is the mean of 2x2 blocks, and OpenCV vectorises it. So a large
+    shrink goes in steps: halvings while the frame is at least 4x ``size`` on both sides (an odd last
+    row or column dropped), then the mean of whole k_x x k_y blocks (the few rows and columns left
+    over are dropped, half on each side), then the box filter over the rest, by then within 2x of
+    ``size``. 640x360 to 32x32: 0.10 ms instead of 0.21 (1280x720: 0.21 instead of 0.69). On real
+    frames the result differs from TensorFlow's anti-aliased resize by 1-2 grey levels on average.
     """
     height, width = frame.shape[:2]
     if height <= size and width <= size:
         return cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR)
+    while height >= 4 * size and width >= 4 * size:
+        height, width = height // 2, width // 2
+        frame = cv2.resize(frame[: 2 * height, : 2 * width], (width, height), interpolation=cv2.INTER_LINEAR)
     factor_x, factor_y = max(1, width // size), max(1, height // size)
     if factor_x > 1 or factor_y > 1:
         kept_width, kept_height = width // factor_x * factor_x, height // factor_y * factor_y
