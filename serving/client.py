@@ -27,10 +27,9 @@ backoff; HTTP errors and timeouts are not.
 import base64
 import http.client
 import json
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import numpy as np
 
@@ -196,36 +195,66 @@ class Client:
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         self._output_types: dict[tuple, dict[str, str]] = {}
+        self._local = threading.local()  # one kept-alive connection per thread
 
     def _model_url(self, name: str, version: int | None) -> str:
         url = f"{self.base_url}/v1/models/{urllib.parse.quote(name, safe='')}"
         return url if version is None else f"{url}/versions/{int(version)}"
 
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's kept-alive connection to the server, and whether it has been used before."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection, True
+        parts = urllib.parse.urlsplit(self.base_url)
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._local.connection = kind(parts.hostname, parts.port, timeout=self.timeout)
+        return self._local.connection, False
+
+    def _drop_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            connection.close()
+
     def _request(self, url: str, body: dict | None = None) -> dict:
+        """One request over a kept-alive connection (a new connection and a new thread on the server
+        for every request cost ~1 ms each). A kept connection the server has closed meanwhile
+        (its idle timeout) is replaced at once; a server that cannot be reached is retried with backoff."""
         data = None if body is None else _dumps(body)
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        delay = self.backoff_seconds
-        for attempt in range(self.retries + 1):
-            request = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        delay, attempt = self.backoff_seconds, 0
+        while True:
+            connection, reused = self._connection()
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read())
-            except urllib.error.HTTPError as error:
-                text = error.read().decode("utf-8", errors="replace")
+                connection.request("GET" if data is None else "POST", path, body=data, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+            except TimeoutError:
+                self._drop_connection()
+                raise
+            except (ConnectionError, http.client.HTTPException, OSError) as error:
+                self._drop_connection()
+                if reused:
+                    continue  # the server closed an idle kept connection: a fresh one, not a retry
+                if attempt == self.retries:
+                    raise ConnectionError(f"Cannot reach the model server at {url}: {error}") from None
+                attempt += 1
+                time.sleep(delay)
+                delay *= 2
+                continue
+            if response.will_close:
+                self._drop_connection()
+            if response.status >= 400:
+                text = payload.decode("utf-8", errors="replace")
                 try:
                     message = json.loads(text)["error"]
                 except (ValueError, KeyError, TypeError):
-                    message = text.strip()[:500] or error.reason
-                raise ModelServerError(error.code, message, url) from None
-            except (urllib.error.URLError, ConnectionError, http.client.RemoteDisconnected) as error:
-                reason = getattr(error, "reason", error)
-                if isinstance(reason, TimeoutError) or isinstance(error, TimeoutError):
-                    raise
-                if attempt == self.retries:
-                    raise ConnectionError(f"Cannot reach the model server at {url}: {reason}") from None
-                time.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+                    message = text.strip()[:500] or response.reason
+                raise ModelServerError(response.status, message, url) from None
+            return json.loads(payload)
 
     def status(self, name: str, version: int | None = None) -> dict:
         """GET /v1/models/<name>[/versions/<v>]: `{"model_version_status": [...]}`."""

@@ -32,6 +32,7 @@ import numpy as np
 
 from pipelines.errors import UserError
 from serving import video_reader  # noqa: F401 (silences FFmpeg/OpenCV logging before any capture opens)
+from serving.prefetch import put_unless_set
 from serving.video_reader import Chunk, VideoInfo, _fourcc_text, resize_frame
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "rtp", "tcp", "srt")
@@ -133,13 +134,7 @@ class LiveReader:
         self._stop.set()
 
     def _put(self, item) -> bool:
-        while not self._closed.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_set(self._queue, item, self._closed)
 
     def _reconnect(self) -> bool:
         self._capture.release()

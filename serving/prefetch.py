@@ -21,6 +21,18 @@ from typing import Any
 _END = object()
 
 
+def put_unless_set(into: queue.Queue, item, stopped: threading.Event) -> bool:
+    """Puts ``item`` into the bounded queue ``into``, waiting for room; gives up (False) once
+    ``stopped`` is set, so a producer never hangs on a consumer that has gone."""
+    while not stopped.is_set():
+        try:
+            into.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 class prefetch:  # noqa: N801 (used like a generator function)
     def __init__(self, iterable: Iterable, function: Callable[[Any], Any], depth: int = 1):
         self._iterable, self._function = iterable, function
@@ -29,13 +41,7 @@ class prefetch:  # noqa: N801 (used like a generator function)
         self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
 
     def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_set(self._queue, item, self._stop)
 
     def _run(self) -> None:
         try:

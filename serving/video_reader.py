@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from pipelines.errors import UserError
+from serving.prefetch import put_unless_set
 
 # FFmpeg and OpenCV print to the C-level stderr (e.g. "moov atom not found" for a file that is not a
 # video). The command line promises one line of stderr for bad input, so both are silenced; OpenCV
@@ -234,13 +235,7 @@ class VideoReader:
 
     def _put(self, item) -> bool:
         """Puts into the bounded queue, giving up when the consumer has stopped."""
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_set(self._queue, item, self._stop)
 
     def _prepare(self, start: int, times: list[float], frames: list[np.ndarray]) -> Chunk:
         return Chunk(

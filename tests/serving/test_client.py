@@ -81,3 +81,16 @@ def test_connection_errors_are_retried_with_backoff(monkeypatch):
     with pytest.raises(ConnectionError, match="Cannot reach the model server"):
         unreachable.status("image")
     assert sleeps == [0.1, 0.2]
+
+
+def test_requests_share_one_kept_alive_connection_and_survive_its_closing(server_url):
+    kept = client_module.Client(server_url, retries=0)
+    kept.status("image")
+    connection = kept._local.connection
+    local_port = connection.sock.getsockname()[1]
+    for _ in range(3):
+        kept.predict("image", {"images": solid_images((255, 0, 0))})
+    assert kept._local.connection is connection and connection.sock.getsockname()[1] == local_port
+    connection.sock.shutdown(socket.SHUT_RDWR)  # as when the server closes an idle connection
+    assert kept.latest_version("image") >= 1  # a fresh connection at once, no retry needed (retries=0)
+    assert kept._local.connection is not connection
