@@ -27,6 +27,7 @@ backoff; HTTP errors and timeouts are not.
 import base64
 import http.client
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -229,6 +230,9 @@ class Client:
         while True:
             connection, reused = self._connection()
             try:
+                if connection.sock is None:
+                    connection.connect()
+                    connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # see server.py
                 connection.request("GET" if data is None else "POST", path, body=data, headers=headers)
                 response = connection.getresponse()
                 payload = response.read()
