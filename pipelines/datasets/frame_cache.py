@@ -84,6 +84,7 @@ class FrameCache:
         self.size, self.stride, self.max_bytes = size, stride, max_bytes
         self.directory = pathlib.Path(directory or os.environ.get("VIDEO_CACHE_DIR", DEFAULT_DIR))
         self._lock = threading.Lock()
+        self._writing = 0  # bytes of entries being written by this cache's threads
 
     def _entry(self, digest: str) -> pathlib.Path:
         return self.directory / f"{digest}-{self.size}-{self.stride}-v{FORMAT_VERSION}.npy"
@@ -94,7 +95,7 @@ class FrameCache:
     def _make_room(self, needed: int, keep: set[pathlib.Path]) -> bool:
         """Evicts least recently used entries (not in ``keep``) until ``needed`` more bytes fit."""
         entries = sorted(self.directory.glob("*.npy"), key=lambda p: p.stat().st_mtime)
-        used = sum(p.stat().st_size for p in entries)
+        used = sum(p.stat().st_size for p in entries) + self._writing  # files being written count too
         for entry in entries:
             if used + needed <= self.max_bytes:
                 break
@@ -118,16 +119,22 @@ class FrameCache:
         if not len(frames):
             bad.touch()
             return None, 0, True
+        needed = frames.nbytes + 128
         with self._lock:
-            fits = self._make_room(frames.nbytes + 128, keep)
+            fits = self._make_room(needed, keep)
             if fits:
                 keep.add(entry)
+                self._writing += needed  # reserved: another thread's room is made around it
         if not fits:
             return None, len(frames), True  # decoded on the fly from now on
         temporary = entry.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(temporary, "wb") as file:
-            np.save(file, frames)
-        os.replace(temporary, entry)
+        try:
+            with open(temporary, "wb") as file:
+                np.save(file, frames)
+            os.replace(temporary, entry)
+        finally:
+            with self._lock:
+                self._writing -= needed
         return np.load(entry, mmap_mode="r"), len(frames), True
 
     def load(self, paths: list[pathlib.Path]) -> tuple[list[np.ndarray | None], np.ndarray]:
