@@ -33,6 +33,18 @@ def put_unless_set(into: queue.Queue, item, stopped: threading.Event) -> bool:
     return False
 
 
+def drain(source: queue.Queue, end: object) -> Iterator:
+    """The items a producer thread puts into ``source``, up to ``end``; an exception it puts there
+    (it failed) is raised here, in the consumer's thread."""
+    while True:
+        item = source.get()
+        if item is end:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
 class prefetch:  # noqa: N801 (used like a generator function)
     def __init__(self, iterable: Iterable, function: Callable[[Any], Any], depth: int = 1):
         self._iterable, self._function = iterable, function
@@ -55,13 +67,7 @@ class prefetch:  # noqa: N801 (used like a generator function)
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         self._thread.start()
         try:
-            while True:
-                item = self._queue.get()
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            yield from drain(self._queue, _END)
         finally:
             self.close()
 

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from pipelines.errors import UserError
-from serving.prefetch import put_unless_set
+from serving.prefetch import drain, put_unless_set
 
 # FFmpeg and OpenCV print to the C-level stderr (e.g. "moov atom not found" for a file that is not a
 # video). The command line promises one line of stderr for bad input, so both are silenced; OpenCV
@@ -290,12 +290,7 @@ class VideoReader:
     def __iter__(self) -> Iterator[Chunk]:
         self.start()
         try:
-            while True:
-                item = self._queue.get()
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
+            for item in drain(self._queue, _END):
                 yield self._prepare(*item)
         finally:
             self.close()
