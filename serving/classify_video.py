@@ -92,6 +92,9 @@ def build_parser() -> cli.ArgumentParser:
     parser.add_argument(
         "--decoder-threads", type=int, default=0, help="FFmpeg decoding threads (0: one per core but one)"
     )
+    parser.add_argument(
+        "--decoder", default="pyav", choices=["pyav", "opencv"], help="files: PyAV's 4:2:0 planes or OpenCV's BGR"
+    )
     parser.add_argument("--retries", type=int, default=3, help="live: reconnections to a dropped stream")
     parser.add_argument("--retry-delay", type=float, default=1.0, help="live: seconds between reconnections")
     return parser
@@ -141,6 +144,7 @@ def open_file(args: argparse.Namespace, path: str | os.PathLike, image_size: int
         args.batch_size,
         keep_originals=args.annotate or needs_preview(info),
         decoder_threads=decoder_threads(args),
+        decoder=args.decoder,
     )
 
 

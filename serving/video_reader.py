@@ -29,6 +29,7 @@ What real files do, and what the reader does about it:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import pathlib
 import queue
@@ -39,6 +40,7 @@ import cv2
 import numpy as np
 
 from pipelines.errors import UserError
+from serving import video_decode
 from serving.prefetch import drain, put_unless_set
 
 # FFmpeg and OpenCV print to the C-level stderr (e.g. "moov atom not found" for a file that is not a
@@ -132,6 +134,18 @@ def resize_frame(frame_bgr: np.ndarray, image_size: int | None) -> np.ndarray:
     return np.ascontiguousarray(frame_bgr[..., ::-1])
 
 
+def model_input(frames: list[np.ndarray | video_decode.Planes], image_size: int | None) -> np.ndarray:
+    """(n, image_size, image_size, 3) RGB uint8 from decoded frames (BGR, or 4:2:0 planes, each
+    plane shrunk on its own and only the model-sized result converted to RGB)."""
+    if not image_size or not all(isinstance(frame, video_decode.Planes) for frame in frames):
+        return np.stack([resize_frame(video_decode.to_bgr(frame), image_size) for frame in frames])
+    ycc = np.empty((len(frames), image_size, image_size, 3), np.float32)
+    for index, frame in enumerate(frames):
+        for channel, plane in enumerate((frame.y, frame.u, frame.v)):
+            ycc[index, ..., channel] = shrink(plane, image_size)
+    return video_decode.ycc_to_rgb(ycc, np.array([frame.full_range for frame in frames]))
+
+
 def shrink(frame: np.ndarray, size: int) -> np.ndarray:
     """Resizes ``frame`` to ``size`` x ``size``: a box filter when shrinking, bilinear when enlarging.
 
@@ -202,7 +216,9 @@ class VideoReader:
         queue_chunks: chunks decoded ahead of the consumer (default 2; 1 with ``keep_originals``,
             whose full-size frames then live on downstream: at most the chunk being decoded, the
             queued one and the consumer's are alive in the reader).
-        decoder_threads: FFmpeg's decoding threads (0: OpenCV's default, one per core).
+        decoder_threads: FFmpeg's decoding threads (0: one per core).
+        decoder: ``"pyav"`` (``serving.video_decode``: no full-size colour conversion; OpenCV where
+            PyAV cannot open the file) or ``"opencv"`` (``cv2.VideoCapture``, BGR frames).
 
     Raises:
         UserError: the file is missing, empty, a directory, not a video or has no frames.
@@ -216,6 +232,7 @@ class VideoReader:
         keep_originals: bool = False,
         queue_chunks: int | None = None,
         decoder_threads: int = 0,
+        decoder: str = "pyav",
     ):
         if batch_size < 1:
             raise UserError(f"batch size must be at least 1, got {batch_size}")
@@ -223,6 +240,7 @@ class VideoReader:
         self.image_size = image_size
         self.keep_originals = keep_originals
         self.decoder_threads = decoder_threads
+        self.decoder = decoder
         frame_bytes = self.info.width * self.info.height * 3
         self.batch_size = max(1, min(batch_size, FRAME_BYTES_PER_BATCH // frame_bytes))
         self.frames_read = 0
@@ -237,36 +255,49 @@ class VideoReader:
         """Puts into the bounded queue, giving up when the consumer has stopped."""
         return put_unless_set(self._queue, item, self._stop)
 
-    def _prepare(self, start: int, times: list[float], frames: list[np.ndarray]) -> Chunk:
+    def _prepare(self, start: int, times: list[float], frames: list) -> Chunk:
         return Chunk(
             start=start,
             times_s=np.asarray(times, np.float64),
-            pixels=np.stack([resize_frame(frame, self.image_size) for frame in frames]),
-            originals=frames if self.keep_originals else None,
+            pixels=model_input(frames, self.image_size),
+            originals=[video_decode.to_bgr(frame) for frame in frames] if self.keep_originals else None,
         )
+
+    def _frames(self) -> Iterator[tuple[float, np.ndarray | video_decode.Planes]]:
+        """(presentation time in ms, decoded frame): through PyAV where it opens the file, else OpenCV."""
+        frames = video_decode.decode_file(self.info.path, self.decoder_threads) if self.decoder == "pyav" else None
+        if frames is not None:
+            yield from frames
+            return
+        params = [cv2.CAP_PROP_N_THREADS, self.decoder_threads] if self.decoder_threads else []
+        capture = cv2.VideoCapture(self.info.path, cv2.CAP_ANY, params)
+        try:
+            while True:
+                ok, frame = capture.read()
+                if not ok or frame is None:
+                    return
+                yield capture.get(cv2.CAP_PROP_POS_MSEC), frame
+        finally:
+            capture.release()
 
     def _decode(self) -> None:
         # Decoding (this thread) and resizing (the consumer's, in __iter__) overlap: both release
         # the GIL, so chunk k is resized and classified while chunk k + 1 is decoded.
-        params = [cv2.CAP_PROP_N_THREADS, self.decoder_threads] if self.decoder_threads else []
-        capture = cv2.VideoCapture(self.info.path, cv2.CAP_ANY, params)
+        frames = self._frames()
         try:
             clock = FrameClock(self.info.fps)
             index = 0
             while not self._stop.is_set():
-                times, frames = [], []
-                for _ in range(self.batch_size):
-                    ok, frame = capture.read()
-                    if not ok or frame is None:
-                        break
-                    times.append(clock(capture.get(cv2.CAP_PROP_POS_MSEC)))
-                    frames.append(frame)
-                    index += 1
-                if not times:
+                times, batch = [], []
+                for time_ms, frame in itertools.islice(frames, self.batch_size):
+                    times.append(clock(time_ms))
+                    batch.append(frame)
+                index += len(batch)
+                if not batch:
                     break
-                if not self._put((index - len(times), times, frames)):
+                if not self._put((index - len(batch), times, batch)):
                     return
-                if len(times) < self.batch_size:
+                if len(batch) < self.batch_size:
                     break
             self.frames_read = index
             announced = self.info.frame_count
@@ -279,7 +310,7 @@ class VideoReader:
         except BaseException as error:  # handed to the consumer, which re-raises it
             self._put(error)
         finally:
-            capture.release()
+            frames.close()
 
     def start(self) -> None:
         """Starts decoding ahead (``__iter__`` does it too): a folder run opens the next file early."""

@@ -334,3 +334,20 @@ def test_real_avi_times_start_at_zero_one_period_apart():
         pytest.skip(f"real sample video not found: {video}")
     times = np.concatenate([chunk.times_s for chunk in video_reader.VideoReader(video, IMAGE_SIZE, batch_size=64)])
     np.testing.assert_allclose(times, np.arange(len(times)) / 25.0, atol=1e-6)
+
+
+def test_pyav_planes_match_opencv_frames(clip, tmp_path):
+    """The default decoder (PyAV's 4:2:0 planes, shrunk then converted) gives the model what the
+    OpenCV path (full-size BGR, then shrunk) does, within a couple of grey levels, at the same times."""
+    even = write_clip(tmp_path / "even.mp4", width=96, height=64)
+    for video in (clip, even):
+        chunks = {
+            decoder: list(video_reader.VideoReader(video, IMAGE_SIZE, batch_size=8, decoder=decoder))
+            for decoder in ("pyav", "opencv")
+        }
+        pixels = {decoder: np.concatenate([c.pixels for c in chunks[decoder]]).astype(int) for decoder in chunks}
+        assert pixels["pyav"].shape == pixels["opencv"].shape
+        difference = np.abs(pixels["pyav"] - pixels["opencv"])
+        assert difference.mean() < 2.0 and np.percentile(difference, 99) <= 8
+        times = {decoder: np.concatenate([c.times_s for c in chunks[decoder]]) for decoder in chunks}
+        np.testing.assert_allclose(times["pyav"], times["opencv"], atol=1e-3)
