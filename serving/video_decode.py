@@ -43,10 +43,6 @@ class Planes(NamedTuple):
     v: np.ndarray
     full_range: bool
 
-    @property
-    def shape(self) -> tuple[int, int, int]:  # as a BGR frame's, for callers that only need the size
-        return (*self.y.shape, 3)
-
 
 def _plane(plane) -> np.ndarray:
     rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
@@ -130,10 +126,9 @@ def to_bgr(frame: Planes | np.ndarray) -> np.ndarray:
     if not isinstance(frame, Planes):
         return frame
     height, width = frame.y.shape
-    if frame.full_range or width % 2 or height % 2:
-        ycc = cv2.merge([frame.y, *(cv2.resize(plane, (width, height)) for plane in (frame.v, frame.u))])
-        ycc = ycc.astype(np.float32) - np.float32([0.0 if frame.full_range else 16.0, 128.0, 128.0])
-        matrix = (_FULL if frame.full_range else _LIMITED)[::-1][:, [0, 2, 1]]  # BGR rows over (Y, Cr, Cb)
-        return np.clip(np.rint(ycc @ matrix.T.astype(np.float32)), 0, 255).astype(np.uint8)
+    if frame.full_range or width % 2 or height % 2:  # (rare) cv2's I420 conversion takes neither
+        chroma = [cv2.resize(plane, (width, height), interpolation=cv2.INTER_NEAREST) for plane in (frame.u, frame.v)]
+        ycc = np.stack([frame.y, *chroma], axis=-1).astype(np.float32)[np.newaxis]
+        return ycc_to_rgb(ycc, np.array([frame.full_range]))[0, ..., ::-1].copy()
     i420 = np.concatenate([frame.y.reshape(-1), frame.u.reshape(-1), frame.v.reshape(-1)])
     return cv2.cvtColor(i420.reshape(height * 3 // 2, width), cv2.COLOR_YUV2BGR_I420)

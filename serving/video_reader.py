@@ -9,9 +9,10 @@
 OpenCV (FFmpeg) decodes in a background thread that fills a bounded queue, and the consumer's thread
 resizes each chunk as it takes it, so decoding overlaps resizing and inference (two busy threads for
 two cores: a third, resizing on its own, only took turns with the decoder), and memory stays
-constant for any length of video. Each frame is resized once, straight from the decoded BGR frame,
-by ``shrink`` (anti-aliased like the models' ``Resizing(antialias=True)``, at about a quarter of
-the cost of decoding the frame). The model's own resize layer then sees frames already at its size,
+constant for any length of video. Each frame is resized once, straight from the decoder's 4:2:0
+planes (``serving.video_decode``, PyAV; OpenCV's BGR frame where PyAV cannot take the file), by
+``shrink`` (anti-aliased like the models' ``Resizing(antialias=True)``, at about a quarter of the
+cost of decoding the frame). The model's own resize layer then sees frames already at its size,
 where it is the identity. Channels are swapped to RGB after the resize (cheaper on the small
 frame). Grayscale or odd-sized frames and 1080p+ all go the same way.
 
