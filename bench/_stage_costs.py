@@ -2,14 +2,15 @@
 
     python -m bench._stage_costs VIDEO [--export-dir export] [--frames 300]   # prints one JSON object
 
-Each stage runs alone on one thread, timed by this process's CPU clock (the least of 3 repeats):
-decoding (OpenCV/FFmpeg, one decoder thread, BGR out; ``--frames`` frames after the first), then,
+Each stage runs alone on one thread, timed by this process's CPU clock (the least of 3 repeats),
+as classify-video runs it: decoding (``serving.video_decode``: PyAV's 4:2:0 planes, one decoder
+thread; OpenCV's BGR where PyAV cannot take the file; ``--frames`` frames after the first), then,
 over as many frames cycled forwards and backwards through the first 64 decoded: the resize to each
-model's input (``serving.video_reader.shrink``), batched inference (32 frames a call, TensorFlow on
-one thread, as classify-video runs it), and drawing + encoding the annotated frame
-(``serving.annotated_writer``: H.264 through PyAV on its own threads, or OpenCV's one-thread MPEG-4
-where PyAV is missing; the CPU clock counts every thread). classify-video runs these stages in
-overlapping threads, so on ``cores`` cores no arrangement of them can beat
+model's input (``serving.video_reader.model_input``, 32 frames a call), batched inference (32 frames
+a call, TensorFlow on one thread), and drawing + encoding the annotated frame
+(``serving.annotated_writer``, from the decoded frames: H.264 through PyAV on its own threads, or
+OpenCV's one-thread MPEG-4 where PyAV is missing; the CPU clock counts every thread). classify-video
+runs these stages in overlapping threads, so on ``cores`` cores no arrangement of them can beat
 
     ceiling = cores / (sum of the stages' CPU per frame)   (with MPEG-4 also at most 1 / encode)
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import os
 import pathlib
@@ -43,36 +45,46 @@ def _ms_per_frame(started: float, count: int) -> float:
     return 1000.0 * (time.process_time() - started) / max(count, 1)
 
 
+def _opencv_frames(video: pathlib.Path):
+    """(time, BGR frame) through OpenCV, one decoder thread: where PyAV cannot take the file."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield capture.get(cv2.CAP_PROP_POS_MSEC), frame
+    finally:
+        capture.release()
+
+
 def measure(video: pathlib.Path, export_root: pathlib.Path, num_frames: int) -> dict:
     import cv2
-    import numpy as np
 
-    from serving import frame_classifiers, video_reader
+    from serving import frame_classifiers, video_decode, video_reader
     from serving.annotated_writer import AnnotatedWriter
 
     cv2.setNumThreads(1)
     frame_classifiers.limit_tensorflow_threads(1)
-    pool: list[np.ndarray] = []  # the first POOL frames, reused by the later stages
+    pool: list = []  # the first POOL decoded frames (planes or BGR), reused by the later stages
     costs: dict[str, list[float]] = collections.defaultdict(list)
     for _ in range(REPEATS):
-        capture = cv2.VideoCapture(str(video), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
-        ok, frame = capture.read()  # opening the file and the first frame are not timed
-        if not ok:
+        frames = video_decode.decode_file(video, threads=1) or _opencv_frames(video)
+        if next(frames, None) is None:  # opening the file and the first frame are not timed
             raise SystemExit(f"error: cannot decode {video}")
         decoded, started = 0, time.process_time()
-        while decoded < num_frames:
-            ok, frame = capture.read()
-            if not ok:
-                break
+        for _, frame in itertools.islice(frames, num_frames):
             decoded += 1
             if len(pool) < POOL:
                 pool.append(frame)
         costs["decode"].append(_ms_per_frame(started, decoded))
-        capture.release()
+        del frames  # closes the file
     # Forwards then backwards through the pool, so the encoder sees motion, not a cut every 64 frames.
     cycle = pool + pool[-2:0:-1]
     frames = [cycle[index % len(cycle)] for index in range(num_frames)]
-    height, width = frames[0].shape[:2]
+    height, width = video_decode.to_bgr(frames[0]).shape[:2]
     for _ in range(REPEATS):
         with tempfile.TemporaryDirectory(prefix="stage-costs-") as scratch:
             writer = AnnotatedWriter(pathlib.Path(scratch) / "annotated.mp4", width, height, 25.0)
@@ -88,9 +100,11 @@ def measure(video: pathlib.Path, export_root: pathlib.Path, num_frames: int) -> 
         classifier.warm_up(BATCH)
         for _ in range(REPEATS):
             started = time.process_time()
-            pixels = [video_reader.resize_frame(frame, classifier.image_size) for frame in frames]
+            batches = [
+                video_reader.model_input(frames[start : start + BATCH], classifier.image_size)
+                for start in range(0, len(frames), BATCH)
+            ]
             costs[f"resize_{model}"].append(_ms_per_frame(started, len(frames)))
-            batches = [np.stack(pixels[start : start + BATCH]) for start in range(0, len(pixels), BATCH)]
             classifier.reset()
             started = time.process_time()
             for batch in batches:

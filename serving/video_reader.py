@@ -77,14 +77,15 @@ class Chunk:
         start: index of the first frame (0-based).
         times_s: (n,) presentation time of each frame in seconds.
         pixels: (n, image_size, image_size, 3) uint8 RGB, the model's input.
-        originals: the n decoded BGR frames at full size (only when ``keep_originals``), else None.
+        originals: the n decoded frames at full size, as the decoder gave them (4:2:0
+            ``video_decode.Planes`` or BGR arrays; only when ``keep_originals``), else None.
         arrived: (n,) ``time.monotonic()`` when each frame arrived (live sources only), else None.
     """
 
     start: int
     times_s: np.ndarray
     pixels: np.ndarray
-    originals: list[np.ndarray] | None
+    originals: list[np.ndarray | video_decode.Planes] | None
     arrived: np.ndarray | None = None
 
 
@@ -213,7 +214,7 @@ class VideoReader:
         image_size: side of the square frames the model takes (frames are stretched, as the
             model's resize layer does); None keeps the decoded size (all frames must match).
         batch_size: frames per chunk (fewer for frames so large that a chunk would pass 24 MB).
-        keep_originals: also deliver the full-size BGR frames (for the annotated video).
+        keep_originals: also deliver the full-size decoded frames (for the annotated video).
         queue_chunks: chunks decoded ahead of the consumer (default 2; 1 with ``keep_originals``,
             whose full-size frames then live on downstream: at most the chunk being decoded, the
             queued one and the consumer's are alive in the reader).
@@ -261,7 +262,7 @@ class VideoReader:
             start=start,
             times_s=np.asarray(times, np.float64),
             pixels=model_input(frames, self.image_size),
-            originals=[video_decode.to_bgr(frame) for frame in frames] if self.keep_originals else None,
+            originals=frames if self.keep_originals else None,  # the annotated video's writer takes planes
         )
 
     def _frames(self) -> Iterator[tuple[float, np.ndarray | video_decode.Planes]]:

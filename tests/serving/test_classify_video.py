@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from serving import classify_video, frame_classifiers, stub_export, video_page, video_reader
+from serving import classify_video, frame_classifiers, stub_export, video_decode, video_page, video_reader
 from tests.conftest import SHARED_DATA, run_module
 
 IMAGE_SIZE = 16  # the stub_exports fixture's input size
@@ -187,7 +187,8 @@ def test_reader_handles_grayscale_odd_sizes_and_large_frames(tmp_path):
     chunks = list(reader)
     assert [chunk.start for chunk in chunks] == list(range(0, 9, per_chunk))
     assert sum(len(chunk.pixels) for chunk in chunks) == reader.frames_read == 9
-    assert chunks[0].pixels.shape == (per_chunk, 16, 16, 3) and chunks[0].originals[0].shape[2] == 3
+    assert chunks[0].pixels.shape == (per_chunk, 16, 16, 3)
+    assert video_decode.to_bgr(chunks[0].originals[0]).shape == (reader.info.height, reader.info.width, 3)
     assert reader.warning is None
 
 
@@ -351,3 +352,29 @@ def test_pyav_planes_match_opencv_frames(clip, tmp_path):
         assert difference.mean() < 2.0 and np.percentile(difference, 99) <= 8
         times = {decoder: np.concatenate([c.times_s for c in chunks[decoder]]) for decoder in chunks}
         np.testing.assert_allclose(times["pyav"], times["opencv"], atol=1e-3)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_annotated_frames_from_planes_look_like_those_from_bgr(tmp_path, scale):
+    """The writer draws on the decoder's 4:2:0 planes (no BGR round trip): the video it writes looks
+    like the one written from the same frames in BGR, label box included, within a few grey levels."""
+    video = write_clip(tmp_path / "even.mp4", num_frames=12, width=96, height=64)
+    planes = [frame for _, frame in video_decode.decode_file(video)]
+    assert all(isinstance(frame, video_decode.Planes) for frame in planes)
+    texts = [f"square {index / 12:.2f}" for index in range(12)]
+    decoded = {}
+    for name, frames in (("planes", planes), ("bgr", [video_decode.to_bgr(frame) for frame in planes])):
+        writer = classify_video.AnnotatedWriter(tmp_path / f"{name}.mp4", 96, 64, 12.0, scale=scale)
+        writer.put(frames[:5], texts[:5])
+        writer.put(frames[5:], texts[5:])
+        writer.close()
+        assert writer.frames_written == 12
+        capture = cv2.VideoCapture(str(tmp_path / f"{name}.mp4"))
+        decoded[name] = np.stack([capture.read()[1] for _ in range(12)]).astype(int)
+    assert decoded["planes"].shape == (12, round(64 * scale), round(96 * scale), 3)
+    difference = np.abs(decoded["planes"] - decoded["bgr"])
+    assert difference.mean() < 2.0 and np.percentile(difference, 99) <= 12
+    corner = decoded["planes"][:, 1:4, 1:4]  # inside the label box: black (the background is grey 30)
+    assert corner.max() < 12 and np.ptp(corner, axis=-1).max() <= 6
+    label = decoded["planes"][:, : round(24 * scale), : round(60 * scale)]  # white text in it, no tint
+    assert (label.min(axis=-1) > 200).sum(axis=(1, 2)).min() >= 3
