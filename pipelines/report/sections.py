@@ -552,6 +552,7 @@ def _time_steps(models: dict, inputs, targets, steps: int) -> dict[str, dict[str
 
     for model in models.values():
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        model.optimizer.build(model.trainable_variables)  # before the first step, which then traces once
         for _ in range(2):  # trace and warm up
             model.train_on_batch(inputs, targets)
             model.predict_on_batch(inputs)
