@@ -316,11 +316,13 @@ def from_tfds(name: str, seed: int = 0) -> TextData:
         raise UserError(f"TFDS dataset '{name}' has no 'train' split (it has: {', '.join(sorted(available))})")
 
     def arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
+        # Both features are scalars: read in batches (one example at a time costs seconds per 10,000).
+        pairs = builder.as_dataset(split=split, shuffle_files=False).map(lambda e: (e[text_key], e[label_key]))
         texts, labels = [], []
-        for example in tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)):
-            texts.append(example[text_key].decode("utf-8", errors="replace"))
-            labels.append(example[label_key])
-        return np.asarray(texts, dtype=object), np.asarray(labels, np.int64)
+        for text_batch, label_batch in tfds.as_numpy(pairs.batch(4096)):
+            texts.extend(text.decode("utf-8", errors="replace") for text in text_batch)
+            labels.append(label_batch)
+        return np.asarray(texts, dtype=object), np.concatenate(labels or [np.zeros(0)]).astype(np.int64)
 
     class_names = list(features[label_key].names)
     data = TextData({}, {}, class_names, f"tfds:{name}")
