@@ -62,6 +62,9 @@ class ReportConfig:
     )
     # 3. memory over distance: pipelines.compare_rnn.
     compare_distances: tuple[int, ...] = (5, 20, 80)
+    compare_cells: tuple[str, ...] = dataclasses.field(
+        default=("simple_rnn", "lstm", "gru"), metadata={"help": "cells to compare, among simple_rnn, lstm, gru"}
+    )
     compare_epochs: int = 6
     compare_train_examples: int = 3000
     # 4. GRU vs LSTM step times.
@@ -83,6 +86,8 @@ class ReportConfig:
             raise UserError("shifts must start at 0 and be non-negative, e.g. 0,4,8,12")
         if not self.shift_heads or any(h not in ("flatten", "global_average") for h in self.shift_heads):
             raise UserError("shift_heads must be among flatten, global_average")
+        if not self.compare_cells or any(c not in ("simple_rnn", "lstm", "gru") for c in self.compare_cells):
+            raise UserError("compare_cells must be among simple_rnn, lstm, gru")
         if self.shift_images_per_class < 10 or self.shift_test_images < 6:
             raise UserError("shift_images_per_class must be at least 10 and shift_test_images at least 6")
         if min(self.image_epochs, self.shift_epochs, self.compare_epochs, self.video_epochs) < 1:
@@ -94,7 +99,8 @@ class ReportConfig:
 PRESETS = {
     # ≈ 15 min on 2 busy cores (README has the measured time); every budget is stated in the report.
     "default": ReportConfig(),
-    # Seconds per section, for the end-to-end test: the pipelines' tiny models on a few hundred examples.
+    # Seconds per section, for the end-to-end test: the pipelines' tiny models on a few hundred examples,
+    # one head in section 2 and two cells in section 3 (every step of each section still runs).
     "tiny": ReportConfig(
         pipeline_preset="tiny",
         image_epochs=1,
@@ -103,7 +109,9 @@ PRESETS = {
         shift_epochs=1,
         shifts=(0, 6, 12),
         shift_test_images=60,
+        shift_heads=("flatten",),
         compare_distances=(5,),
+        compare_cells=("simple_rnn", "gru"),
         compare_epochs=1,
         compare_train_examples=200,
         timing_steps=2,

@@ -458,6 +458,7 @@ def memory(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
     compare_config = dataclasses.replace(
         compare_rnn.PRESETS[config.pipeline_preset],
         distances=tuple(config.compare_distances),
+        cells=tuple(config.compare_cells),
         epochs=config.compare_epochs,
         max_train_examples=config.compare_train_examples,
         seed=config.seed,
