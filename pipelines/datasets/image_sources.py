@@ -19,6 +19,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 import tqdm
 
+from pipelines import config as config_lib
 from pipelines.datasets import (
     shapes_images,  # noqa: F401  (registers the embedded builder)
     splits,
@@ -72,8 +73,7 @@ def load(
         data = _from_tfds(dataset[len("tfds:") :], image_size)
     else:
         path = pathlib.Path(dataset).expanduser()
-        if not path.exists():
-            raise UserError(f"dataset path '{dataset}' does not exist: give a folder of class sub-folders or tfds:NAME")
+        config_lib.check_folder_dataset(dataset, "image")
         if not path.is_dir():
             raise UserError(f"dataset '{dataset}' is a file: image datasets are folders with one sub-folder per class")
         data = _from_folder(path, image_size, seed, group_pattern, split_files)
@@ -136,11 +136,7 @@ def list_class_files(
     root: pathlib.Path, extensions: tuple[str, ...], kind: str
 ) -> tuple[list[str], list[pathlib.Path], np.ndarray]:
     """Lists ``root/<class>/<file>`` with the given extensions; classes sorted by name."""
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not class_dirs:
-        raise UserError(
-            f"'{root}' has no class sub-folders: put each class's {kind} files in a sub-folder named after it"
-        )
+    class_dirs = config_lib.class_folders(root, kind)
     class_names, paths, labels = [], [], []
     for class_dir in class_dirs:
         files = sorted(

@@ -34,3 +34,33 @@ def test_fingerprint_is_stable_and_sensitive():
     base = image.PRESETS["default"]
     assert config.fingerprint(base) == config.fingerprint(image.ImageConfig())
     assert config.fingerprint(base) != config.fingerprint(config.apply_overrides(base, {"epochs": "2"}))
+
+
+def test_missing_or_classless_dataset_folder_fails_before_tensorflow_loads(tmp_path):
+    """The image and video commands refuse these in the config's validate(), without TensorFlow's start-up."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    (tmp_path / "empty").mkdir()
+    script = (
+        "import sys\n"
+        "from pipelines import cli, image, video\n"
+        "codes = [cli.run(m.main, ['--dataset', d]) for m in (image, video) for d in sys.argv[1:]]\n"
+        "print(codes, 'tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "missing"), str(tmp_path / "empty")],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert result.stdout.strip() == "[2, 2, 2, 2] False", result.stderr[-2000:]
+    errors = result.stderr.splitlines()
+    assert len(errors) == 4 and all(line.startswith("error: ") for line in errors), result.stderr
+    assert "does not exist" in errors[0] and "no class sub-folders" in errors[1] and "image files" in errors[1]
+    assert "does not exist" in errors[2] and "video files" in errors[3]
