@@ -8,10 +8,10 @@
 The frames stay in 4:2:0 from the decoder to the encoder. The decoder's planes (``video_decode.Planes``)
 are copied into the encoder's frame (resized plane by plane for ``scale`` < 1), and the label is drawn
 on them: a black box and white text on the Y plane, neutral chroma under the box, which is what the
-same drawing in BGR becomes in 4:2:0. At 1280x720 that is 0.16 ms a frame instead of 1.1 ms for
-the round trip through BGR (the decoder's planes to BGR, BGR back to I420 for x264, and PyAV's
-``VideoFrame.from_ndarray``), all of it in Python threads that share the GIL with decoding. BGR
-frames (OpenCV's decoder, live sources) are converted to I420 by OpenCV once.
+same drawing in BGR becomes in 4:2:0. At 1280x720 that costs 0.14 ms of CPU a frame, where the
+round trip through BGR cost 6.2 ms on the same 2-core machine (the decoder's planes to BGR 3.2,
+BGR back to I420 for x264 1.6, PyAV's ``VideoFrame.from_ndarray`` 1.4), more than decoding the
+frame. BGR frames (OpenCV's decoder, live sources) are converted to I420 by OpenCV once.
 
 H.264 in MP4 (``libx264`` through PyAV, its threads on, ``ultrafast`` preset, yuv420p): what browsers
 play, spread over every core. Where PyAV or its H.264 encoder is missing, OpenCV's MPEG-4 Part 2
@@ -35,6 +35,7 @@ from serving.video_decode import Planes, to_bgr
 H264_PRESET = "ultrafast"
 # Limited-range (BT.601 "TV") levels, what the encoders are given: black, white, no colour.
 BLACK, WHITE, NEUTRAL = 16, 235, 128
+MAX_LABELS = 1024  # rendered label patches kept (each a few kB)
 
 
 def h264_available() -> bool:
@@ -142,6 +143,7 @@ class AnnotatedWriter:
         self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
         self._error: BaseException | None = None
         self.frames_written = 0
+        self._labels: dict[str, np.ndarray] = {}
         self._thread = threading.Thread(target=self._run, name="annotate", daemon=True)
         self._thread.start()
         text_scale = max(self.size[1], 240) / 480.0  # of the output
@@ -179,18 +181,31 @@ class AnnotatedWriter:
         for target, source in zip(planes, (i420[:height], chroma[0], chroma[1])):
             np.copyto(target, source)
 
+    def _label(self, text: str) -> np.ndarray:
+        """The label as a Y patch (white text in a black box), drawn once per distinct text: the
+        scores have two decimals, so a video repeats a few hundred texts (drawing one with
+        anti-aliasing costs about as much as copying the frame's planes)."""
+        patch = self._labels.get(text)
+        if patch is None:
+            font = cv2.FONT_HERSHEY_SIMPLEX
+            (text_width, text_height), baseline = cv2.getTextSize(text, font, self._font_scale, self._thickness)
+            margin = max(2, text_height // 3)
+            patch = np.full((text_height + baseline + 2 * margin, text_width + 2 * margin), BLACK, np.uint8)
+            org = (margin, text_height + margin)
+            cv2.putText(patch, text, org, font, self._font_scale, WHITE, self._thickness, cv2.LINE_AA)
+            if len(self._labels) >= MAX_LABELS:
+                self._labels.clear()
+            self._labels[text] = patch
+        return patch
+
     def _draw(self, planes: list[np.ndarray], text: str) -> None:
-        """A black box with ``text`` in white, top left: drawn on Y, chroma made neutral under it."""
+        """The label at the top left, on Y; chroma made neutral under it (black and white in 4:2:0)."""
         y, u, v = planes
-        font = cv2.FONT_HERSHEY_SIMPLEX
-        (text_width, text_height), baseline = cv2.getTextSize(text, font, self._font_scale, self._thickness)
-        margin = max(2, text_height // 3)
-        box_width, box_height = text_width + 2 * margin, text_height + baseline + 2 * margin
-        cv2.rectangle(y, (0, 0), (box_width, box_height), BLACK, -1)
-        org = (margin, text_height + margin)
-        cv2.putText(y, text, org, font, self._font_scale, WHITE, self._thickness, cv2.LINE_AA)
-        u[: box_height // 2 + 1, : box_width // 2 + 1] = NEUTRAL
-        v[: box_height // 2 + 1, : box_width // 2 + 1] = NEUTRAL
+        patch = self._label(text)
+        height, width = min(patch.shape[0], y.shape[0]), min(patch.shape[1], y.shape[1])
+        y[:height, :width] = patch[:height, :width]
+        u[: (height + 1) // 2, : (width + 1) // 2] = NEUTRAL
+        v[: (height + 1) // 2, : (width + 1) // 2] = NEUTRAL
 
     def _run(self) -> None:
         while True:
