@@ -159,16 +159,14 @@ class AnnotatedWriter:
     def _fill(self, planes: list[np.ndarray], frame: Planes | np.ndarray) -> None:
         """Writes ``frame`` at the output size into the output's Y, U, V ``planes``."""
         width, height = self.size
-        if isinstance(frame, Planes) and (self.scale != 1 or frame.y.shape == (height, width)):
-            if frame.full_range:  # (rare) JPEG-range video: its levels are converted like the rest
-                frame = to_bgr(frame)
-            else:
-                for target, source in zip(planes, (frame.y, frame.u, frame.v)):
-                    if source.shape != target.shape:
-                        source = cv2.resize(source, target.shape[::-1], interpolation=cv2.INTER_AREA)
-                    np.copyto(target, source)
-                return
-        frame = to_bgr(frame)  # an odd-sized frame's planes: padded in BGR (rare)
+        fits = isinstance(frame, Planes) and (self.scale != 1 or frame.y.shape == (height, width))
+        if fits and not frame.full_range:  # the decoder's planes as they are (resized when scaled)
+            for target, source in zip(planes, (frame.y, frame.u, frame.v)):
+                if source.shape != target.shape:
+                    source = cv2.resize(source, target.shape[::-1], interpolation=cv2.INTER_AREA)
+                np.copyto(target, source)
+            return
+        frame = to_bgr(frame)  # BGR input, or (rare) planes of odd size or full range: through BGR
         if frame.ndim == 2 or frame.shape[2] != 3:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR if frame.ndim == 2 else cv2.COLOR_BGRA2BGR)
         if self.scale != 1:
