@@ -45,21 +45,6 @@ def _ms_per_frame(started: float, count: int) -> float:
     return 1000.0 * (time.process_time() - started) / max(count, 1)
 
 
-def _opencv_frames(video: pathlib.Path):
-    """(time, BGR frame) through OpenCV, one decoder thread: where PyAV cannot take the file."""
-    import cv2
-
-    capture = cv2.VideoCapture(str(video), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                return
-            yield capture.get(cv2.CAP_PROP_POS_MSEC), frame
-    finally:
-        capture.release()
-
-
 def measure(video: pathlib.Path, export_root: pathlib.Path, num_frames: int) -> dict:
     import cv2
 
@@ -71,7 +56,7 @@ def measure(video: pathlib.Path, export_root: pathlib.Path, num_frames: int) -> 
     pool: list = []  # the first POOL decoded frames (planes or BGR), reused by the later stages
     costs: dict[str, list[float]] = collections.defaultdict(list)
     for _ in range(REPEATS):
-        frames = video_decode.decode_file(video, threads=1) or _opencv_frames(video)
+        frames = video_reader.decoded_frames(video, threads=1)
         if next(frames, None) is None:  # opening the file and the first frame are not timed
             raise SystemExit(f"error: cannot decode {video}")
         decoded, started = 0, time.process_time()
@@ -80,7 +65,7 @@ def measure(video: pathlib.Path, export_root: pathlib.Path, num_frames: int) -> 
             if len(pool) < POOL:
                 pool.append(frame)
         costs["decode"].append(_ms_per_frame(started, decoded))
-        del frames  # closes the file
+        frames.close()
     # Forwards then backwards through the pool, so the encoder sees motion, not a cut every 64 frames.
     cycle = pool + pool[-2:0:-1]
     frames = [cycle[index % len(cycle)] for index in range(num_frames)]

@@ -206,6 +206,28 @@ class FrameClock:
         return time_s
 
 
+def decoded_frames(
+    path: str | os.PathLike, threads: int = 0, decoder: str = "pyav"
+) -> Iterator[tuple[float, np.ndarray | video_decode.Planes]]:
+    """(presentation time in ms, decoded frame) for every frame of the file: 4:2:0 planes through
+    PyAV where it opens the file (``decoder="pyav"``), else BGR through OpenCV. ``threads``: FFmpeg's
+    decoding threads (0: FFmpeg's default)."""
+    frames = video_decode.decode_file(path, threads) if decoder == "pyav" else None
+    if frames is not None:
+        yield from frames
+        return
+    params = [cv2.CAP_PROP_N_THREADS, threads] if threads else []
+    capture = cv2.VideoCapture(str(path), cv2.CAP_ANY, params)
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                return
+            yield capture.get(cv2.CAP_PROP_POS_MSEC), frame
+    finally:
+        capture.release()
+
+
 class VideoReader:
     """Iterates over a video file in ``Chunk``s, decoded by a background thread.
 
@@ -265,27 +287,10 @@ class VideoReader:
             originals=frames if self.keep_originals else None,  # the annotated video's writer takes planes
         )
 
-    def _frames(self) -> Iterator[tuple[float, np.ndarray | video_decode.Planes]]:
-        """(presentation time in ms, decoded frame): through PyAV where it opens the file, else OpenCV."""
-        frames = video_decode.decode_file(self.info.path, self.decoder_threads) if self.decoder == "pyav" else None
-        if frames is not None:
-            yield from frames
-            return
-        params = [cv2.CAP_PROP_N_THREADS, self.decoder_threads] if self.decoder_threads else []
-        capture = cv2.VideoCapture(self.info.path, cv2.CAP_ANY, params)
-        try:
-            while True:
-                ok, frame = capture.read()
-                if not ok or frame is None:
-                    return
-                yield capture.get(cv2.CAP_PROP_POS_MSEC), frame
-        finally:
-            capture.release()
-
     def _decode(self) -> None:
         # Decoding (this thread) and resizing (the consumer's, in __iter__) overlap: both release
         # the GIL, so chunk k is resized and classified while chunk k + 1 is decoded.
-        frames = self._frames()
+        frames = decoded_frames(self.info.path, self.decoder_threads, self.decoder)
         try:
             clock = FrameClock(self.info.fps)
             index = 0
