@@ -96,34 +96,6 @@ def fingerprint(config: Any, exclude: tuple[str, ...] = ()) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def check_folder_dataset(dataset: str, kind: str) -> None:
-    """Refuses a ``DATASET`` path that does not exist or a folder without class sub-folders, in the
-    loaders' words. Needs no TensorFlow: configs call it from ``validate`` so that such a mistake
-    fails in a fraction of a second, before TensorFlow loads (the loaders check again in process).
-
-    Args:
-        dataset: the ``DATASET`` value; '' (embedded) and ``tfds:NAME`` are not paths and pass.
-        kind: ``image`` or ``video`` (folders of class sub-folders only).
-    """
-    if not dataset or dataset.startswith("tfds:"):
-        return
-    path = pathlib.Path(dataset).expanduser()
-    if not path.exists():
-        raise UserError(f"dataset path '{dataset}' does not exist: give a folder of class sub-folders or tfds:NAME")
-    if path.is_dir():
-        class_folders(path, kind)
-
-
-def class_folders(root: pathlib.Path, kind: str) -> list[pathlib.Path]:
-    """The class sub-folders of a folder dataset, sorted by name; a UserError when it has none."""
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not class_dirs:
-        raise UserError(
-            f"'{root}' has no class sub-folders: put each class's {kind} files in a sub-folder named after it"
-        )
-    return class_dirs
-
-
 def group_pattern_field() -> Any:
     """The ``group_pattern`` setting shared by the folder sources (see ``pipelines.datasets.groups``)."""
     return dataclasses.field(

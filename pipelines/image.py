@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from pipelines import cli
 from pipelines import config as config_lib
+from pipelines.datasets import folders
 from pipelines.errors import UserError
 
 
@@ -57,7 +58,7 @@ class ImageConfig:
             raise UserError("pooling must be max or none")
         if self.epochs < 1 or self.batch_size < 1:
             raise UserError("epochs and batch_size must be positive")
-        config_lib.check_folder_dataset(self.dataset, "image")  # after the settings, before TensorFlow loads
+        folders.check_folder_dataset(self.dataset, "image")  # after the settings, before TensorFlow loads
 
 
 PRESETS = {

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from pipelines import cli
 from pipelines import config as config_lib
+from pipelines.datasets import folders
 from pipelines.errors import UserError
 
 
@@ -185,7 +186,7 @@ class VideoConfig:
             raise UserError("num_frames must be at least 2 and frame_stride at least 1")
         if self.epochs < 1 or self.batch_size < 1 or self.units < 1 or self.baseline_epochs < 0:
             raise UserError("epochs, batch_size and units must be positive")
-        config_lib.check_folder_dataset(self.dataset, "video")  # after the settings, before TensorFlow loads
+        folders.check_folder_dataset(self.dataset, "video")  # after the settings, before TensorFlow loads
 
 
 PRESETS = {

@@ -19,8 +19,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 import tqdm
 
-from pipelines import config as config_lib
 from pipelines.datasets import (
+    folders,
     shapes_images,  # noqa: F401  (registers the embedded builder)
     splits,
     tfds_source,
@@ -73,7 +73,7 @@ def load(
         data = _from_tfds(dataset[len("tfds:") :], image_size)
     else:
         path = pathlib.Path(dataset).expanduser()
-        config_lib.check_folder_dataset(dataset, "image")
+        folders.check_folder_dataset(dataset, "image")
         if not path.is_dir():
             raise UserError(f"dataset '{dataset}' is a file: image datasets are folders with one sub-folder per class")
         data = _from_folder(path, image_size, seed, group_pattern, split_files)
@@ -136,7 +136,7 @@ def list_class_files(
     root: pathlib.Path, extensions: tuple[str, ...], kind: str
 ) -> tuple[list[str], list[pathlib.Path], np.ndarray]:
     """Lists ``root/<class>/<file>`` with the given extensions; classes sorted by name."""
-    class_dirs = config_lib.class_folders(root, kind)
+    class_dirs = folders.class_folders(root, kind)
     class_names, paths, labels = [], [], []
     for class_dir in class_dirs:
         files = sorted(

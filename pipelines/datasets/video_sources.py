@@ -24,8 +24,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
-from pipelines import config as config_lib  # noqa: E402
 from pipelines.datasets import (  # noqa: E402
+    folders,
     frame_cache,
     image_sources,
     moving_shapes,
@@ -82,7 +82,7 @@ def load(
         data = _from_tfds(dataset[len("tfds:") :], num_frames, frame_size, stride, seed)
     else:
         path = pathlib.Path(dataset).expanduser()
-        config_lib.check_folder_dataset(dataset, "video")
+        folders.check_folder_dataset(dataset, "video")
         if not path.is_dir():
             raise UserError(f"dataset '{dataset}' is a file: video datasets are folders with one sub-folder per class")
         from pipelines.datasets import video_folder
