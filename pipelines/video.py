@@ -187,6 +187,10 @@ class VideoConfig:
         if self.epochs < 1 or self.batch_size < 1 or self.units < 1 or self.baseline_epochs < 0:
             raise UserError("epochs, batch_size and units must be positive")
         folders.check_folder_dataset(self.dataset, "video")  # after the settings, before TensorFlow loads
+        if self.dataset.startswith("tfds:"):  # TFDS looks names up without TensorFlow: a second, not ten
+            from pipelines.datasets import tfds_source
+
+            tfds_source.check_tfds_dataset(self.dataset[len("tfds:") :])
 
 
 PRESETS = {

@@ -40,6 +40,19 @@ def network_reachable(timeout: float = 3.0) -> bool:
     return False
 
 
+def check_tfds_dataset(name: str) -> None:
+    """Refuses a ``DATASET=tfds:NAME`` that is unknown, or neither prepared locally nor downloadable.
+
+    Needs no TensorFlow (TFDS finds builders and prepared files without it): the configs call it from
+    ``validate`` so that such a mistake fails in a second, before TensorFlow loads. The loaders check
+    again through :func:`prepared_builder`, in the same words.
+
+    Raises:
+        UserError: unknown name, or not prepared and no network.
+    """
+    _available_builder(name)
+
+
 def prepared_builder(name: str) -> tfds.core.DatasetBuilder:
     """Returns a prepared builder for ``name`` (``dataset[/config][:version]``).
 
@@ -49,7 +62,30 @@ def prepared_builder(name: str) -> tfds.core.DatasetBuilder:
     Raises:
         UserError: unknown name, or not prepared and no network.
     """
-    builder = None
+    builder = _available_builder(name)
+    if builder.is_prepared():
+        return builder
+    with _preparation_lock(builder):
+        # Another process (two pipelines started at once on a fresh clone, parallel tests) may have
+        # prepared it while this one waited for the lock: a fresh builder sees its files.
+        builder = tfds.builder(name, data_dir=str(data_dir()))
+        if not builder.is_prepared():
+            logging.info("preparing TFDS dataset %s in %s (once)", name, builder.data_dir)
+            builder.download_and_prepare()
+    return builder
+
+
+def _available_builder(name: str) -> tfds.core.DatasetBuilder:
+    """The builder of the first known data dir where ``name`` is prepared, else one for :func:`data_dir`
+    that can prepare it (an embedded builder, or a public dataset with the network up)."""
+    # The embedded builders register themselves on import (numpy and OpenCV, no TensorFlow).
+    from pipelines.datasets import (  # noqa: F401
+        chinese_reference,
+        chinese_sentences,
+        moving_shapes,
+        shapes_images,
+    )
+
     try:
         for directory in _candidate_dirs():
             builder = tfds.builder(name, data_dir=str(directory))
@@ -69,13 +105,6 @@ def prepared_builder(name: str) -> tfds.core.DatasetBuilder:
             "and the network is unreachable: prepare it on a connected machine "
             f"(tfds build {name.split(':')[0]}) and copy it there, or set TFDS_DATA_DIR"
         )
-    with _preparation_lock(builder):
-        # Another process (two pipelines started at once on a fresh clone, parallel tests) may have
-        # prepared it while this one waited for the lock: a fresh builder sees its files.
-        builder = tfds.builder(name, data_dir=str(data_dir()))
-        if not builder.is_prepared():
-            logging.info("preparing TFDS dataset %s in %s (once)", name, builder.data_dir)
-            builder.download_and_prepare()
     return builder
 
 
