@@ -17,6 +17,7 @@ import tensorflow_datasets as tfds
 
 from pipelines.datasets import (
     chinese_sentences,  # noqa: F401  (registers the embedded builder)
+    tables,
     text_sources,
     tfds_source,
 )
@@ -85,7 +86,7 @@ def _read_text(path: pathlib.Path) -> str:
         data = path.read_bytes()
     except OSError as error:
         raise UserError(f"cannot read '{path}': {error.strerror or error}") from None
-    text = text_sources.decode_utf8(data, f"'{path}'")
+    text = tables.decode_utf8(data, f"'{path}'")
     if "\x00" in text:
         raise UserError(f"'{path}' contains NUL bytes: it is not a text file")
     return text
@@ -128,7 +129,7 @@ def from_table(path: pathlib.Path, text_column: str, seed: int = 0) -> Corpus:
     """The ``text_column`` of a CSV/TSV file with a header row; other columns are ignored."""
     text = _read_text(path)
     delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    header, rows, malformed = text_sources.parse_table(text, delimiter)
+    header, rows, malformed = tables.parse_table(text, delimiter)
     columns = [name.strip() for name in header]
     if text_column not in columns:
         raise UserError(

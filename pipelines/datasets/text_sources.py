@@ -7,12 +7,9 @@ anyway), turned into unbatched ``tf.data`` datasets of ``(text, label)`` by :met
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import logging
 import pathlib
-import re
 
 import numpy as np
 import tensorflow as tf
@@ -22,14 +19,13 @@ from pipelines.datasets import (
     chinese_reference,  # noqa: F401  (registers the embedded builder)
     image_sources,
     splits,
+    tables,
     tfds_source,
 )
 from pipelines.errors import UserError
 
 TEXT_EXTENSIONS = (".txt",)
 SPLIT_NAMES = ("train", "validation", "test")
-# A quoted field that runs on for more physical lines than this is a stray quote, not a paragraph.
-_MAX_LINES_PER_RECORD = 50
 
 
 @dataclasses.dataclass
@@ -116,142 +112,15 @@ def _split(
     return data
 
 
-def class_ids(raw_labels: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Maps label strings to ids; integer labels sort numerically (0, 1, 2, 10), others by name."""
-    names = sorted(set(raw_labels))
-    if all(re.fullmatch(r"[+-]?\d+", name) for name in names):
-        names = sorted(names, key=int)
-    index = {name: i for i, name in enumerate(names)}
-    return np.asarray([index[label] for label in raw_labels], np.int64), names
-
-
 # --- CSV / TSV -------------------------------------------------------------------------------
-
-
-def decode_utf8(data: bytes, source: str) -> str:
-    """UTF-8 (optionally with a byte-order mark) → str, or a UserError that says where it breaks."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise UserError(
-            f"{source} is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}, line {line}): "
-            "re-save it as UTF-8"
-        ) from None
-
-
-def _read_bytes(path: pathlib.Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise UserError(f"cannot read '{path}': {error.strerror or error}") from None
-
-
-def _delimiter(path: pathlib.Path, header_line: str) -> str:
-    if path.suffix.lower() in (".tsv", ".tab"):
-        return "\t"
-    if path.suffix.lower() == ".csv":
-        return ","
-    return "\t" if header_line.count("\t") > header_line.count(",") else ","
-
-
-def parse_table(text: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], int]:
-    """Parses delimited text with a header row, tolerating what real files contain.
-
-    Quoted fields (with delimiters, doubled quotes and line breaks inside) follow RFC 4180; CRLF
-    and LF both end rows. A stray quote that opens a field but never closes it would swallow the
-    rest of the file, so a record that spans more than ``_MAX_LINES_PER_RECORD`` lines, or whose
-    lines each look like a complete row, is re-read line by line with quotes taken literally.
-
-    Returns:
-        The header, the rows (lists of fields), and the number of rows with the wrong number of fields.
-    """
-    lines = io.StringIO(text, newline="").readlines()
-    if not lines:
-        return [], [], 0
-    header = next(csv.reader([lines[0]], delimiter=delimiter))
-    width = len(header)
-    consumed: list[str] = []
-
-    def feed():
-        for line in lines[1:]:
-            consumed.append(line)
-            yield line
-
-    def literal(line: str) -> list[str]:
-        fields = next(csv.reader([line], delimiter=delimiter), [])
-        if len(fields) == width:
-            return fields
-        fields = line.rstrip("\r\n").split(delimiter)
-        return [field.strip().strip('"') for field in fields]
-
-    rows, malformed = [], 0
-    reader = csv.reader(feed(), delimiter=delimiter)
-    while True:
-        consumed.clear()
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error:
-            row = None
-        record_lines = list(consumed)
-        if len(record_lines) > 1 and (
-            row is None
-            or len(record_lines) > _MAX_LINES_PER_RECORD
-            or len(row) != width
-            or all(len(literal(line)) == width for line in record_lines if line.strip())
-        ):
-            candidates = [literal(line) for line in record_lines]
-        else:
-            candidates = [row] if row is not None else []
-        for fields in candidates:
-            if not any(field.strip() for field in fields):
-                rows.append([])  # an empty row: the caller counts it
-            elif len(fields) != width:
-                malformed += 1
-            else:
-                rows.append(fields)
-    return header, rows, malformed
 
 
 def from_table(path: pathlib.Path, text_column: str, label_column: str, seed: int = 0) -> TextData:
     """A CSV or TSV file with a header row; ``text_column`` and ``label_column`` name the columns."""
-    text = decode_utf8(_read_bytes(path), f"'{path}'")
-    if "\x00" in text:
-        raise UserError(f"'{path}' contains NUL bytes: it is not a text CSV/TSV file")
-    first_line = text.split("\n", 1)[0]
-    delimiter = _delimiter(path, first_line)
-    header, rows, malformed = parse_table(text, delimiter)
-    if not header:
-        raise UserError(f"'{path}' is empty: a CSV/TSV file needs a header row naming the columns")
-    columns = [name.strip() for name in header]
-    missing = [name for name in (text_column, label_column) if name not in columns]
-    if missing:
-        raise UserError(
-            f"'{path}' has no column {', '.join(repr(m) for m in missing)}; its columns are "
-            f"{', '.join(repr(c) for c in columns)}: set TEXT_COLUMN=... and LABEL_COLUMN=..."
-        )
-    text_index, label_index = columns.index(text_column), columns.index(label_column)
-    texts, raw_labels, empty = [], [], 0
-    for fields in rows:
-        if not fields:
-            empty += 1
-            continue
-        sample, label = fields[text_index].strip(), fields[label_index].strip()
-        if not sample or not label:
-            empty += 1
-            continue
-        texts.append(sample)
-        raw_labels.append(label)
-    if empty or malformed:
-        logging.warning(
-            "%s: skipped %d empty row(s) and %d row(s) with the wrong number of fields", path, empty, malformed
-        )
-    if not texts:
-        raise UserError(f"'{path}' has no rows with both {text_column!r} and {label_column!r} filled in")
-    labels, class_names = class_ids(raw_labels)
-    return _split(texts, labels, class_names, f"'{path}'", seed, {"empty_rows": empty, "malformed_rows": malformed})
+    table = tables.read_labelled_table(path, text_column, label_column)
+    labels, class_names = tables.class_ids(table.raw_labels)
+    skipped = {"empty_rows": table.empty_rows, "malformed_rows": table.malformed_rows}
+    return _split(list(table.texts), labels, class_names, f"'{path}'", seed, skipped)
 
 
 # --- folder of class folders -----------------------------------------------------------------
@@ -264,7 +133,7 @@ def from_folder(root: pathlib.Path, seed: int = 0, group_pattern: str = "", spli
     class_names, paths, labels = image_sources.list_class_files(root, TEXT_EXTENSIONS, "text")
     texts, keep = [], []
     for path in paths:
-        sample = decode_utf8(_read_bytes(path), f"'{path}'").strip()
+        sample = tables.decode_utf8(tables.read_bytes(path), f"'{path}'").strip()
         keep.append(bool(sample))
         if sample:
             texts.append(sample)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.datasets import chinese_reference, text_sources
+from pipelines.datasets import chinese_reference, tables, text_sources
 from pipelines.errors import UserError
 
 
@@ -30,7 +30,7 @@ def test_parse_table_handles_quotes_crlf_and_stray_quotes():
         'text,label\r\n"with, comma",1\r\n"doubled ""quote""",0\r\n'
         '"two\nlines",1\r\nmid"quote,0\r\n"never closed,1\r\nafter,0\r\n\r\n,\r\n'
     )
-    header, parsed, malformed = text_sources.parse_table(text)
+    header, parsed, malformed = tables.parse_table(text)
     assert header == ["text", "label"]
     assert parsed[:4] == [["with, comma", "1"], ['doubled "quote"', "0"], ["two\nlines", "1"], ['mid"quote', "0"]]
     assert ["never closed", "1"] in parsed and ["after", "0"] in parsed  # the stray quote swallowed nothing
