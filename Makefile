@@ -87,10 +87,10 @@ report: $(STAMP)  ## the five ideas measured and pictured: runs/report/index.htm
 	$(PY) -m pipelines.report --preset $(PRESET) $(ARGS)
 
 test: $(STAMP)  ## the test suite, PYTEST_WORKERS=2 processes (slow tests excluded; see test-all)
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 test-all: $(STAMP)  ## the test suite including slow tests
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadscope --run-slow $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --run-slow $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff check and format check
 	$(VENV)/bin/ruff check .
