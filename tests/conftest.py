@@ -82,3 +82,29 @@ def run_module(
         timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})},
     )
+
+
+def refusals_without_tensorflow(
+    modules: list[str], datasets: list[str], env: dict | None = None
+) -> tuple[list[int], bool, list[str]]:
+    """Runs ``pipelines.<module>.main(["--dataset", d])`` for each module and each ``d``, in one fresh
+    process; returns the exit codes, whether TensorFlow got imported, and the ``error:`` lines of stderr."""
+    script = (
+        "import importlib, sys\n"
+        "from pipelines import cli\n"
+        "modules = [importlib.import_module('pipelines.' + name) for name in sys.argv[1].split(',')]\n"
+        "codes = [cli.run(m.main, ['--dataset', d]) for m in modules for d in sys.argv[2:]]\n"
+        "print(codes, 'tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, ",".join(modules), *datasets],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})},
+    )
+    assert result.returncode == 0 and result.stdout.strip(), result.stderr[-2000:]
+    codes, tensorflow_loaded = result.stdout.strip().rsplit(" ", 1)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    return [int(code) for code in codes.strip("[]").split(",")], tensorflow_loaded == "True", errors

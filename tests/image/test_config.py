@@ -38,56 +38,23 @@ def test_fingerprint_is_stable_and_sensitive():
 
 def test_missing_or_classless_dataset_folder_fails_before_tensorflow_loads(tmp_path):
     """The image and video commands refuse these in the config's validate(), without TensorFlow's start-up."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import PROJECT_ROOT
+    from tests.conftest import refusals_without_tensorflow
 
     (tmp_path / "empty").mkdir()
-    script = (
-        "import sys\n"
-        "from pipelines import cli, image, video\n"
-        "codes = [cli.run(m.main, ['--dataset', d]) for m in (image, video) for d in sys.argv[1:]]\n"
-        "print(codes, 'tensorflow' in sys.modules)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "missing"), str(tmp_path / "empty")],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
-    assert result.stdout.strip() == "[2, 2, 2, 2] False", result.stderr[-2000:]
-    errors = result.stderr.splitlines()
-    assert len(errors) == 4 and all(line.startswith("error: ") for line in errors), result.stderr
+    datasets = [str(tmp_path / "missing"), str(tmp_path / "empty")]
+    codes, tensorflow_loaded, errors = refusals_without_tensorflow(["image", "video"], datasets)
+    assert codes == [2, 2, 2, 2] and not tensorflow_loaded
+    assert len(errors) == 4, errors
     assert "does not exist" in errors[0] and "no class sub-folders" in errors[1] and "image files" in errors[1]
     assert "does not exist" in errors[2] and "video files" in errors[3]
 
 
 def test_unknown_tfds_dataset_fails_before_tensorflow_loads(tmp_path):
     """TFDS looks names up without TensorFlow: the image and video commands refuse a typo in validate()."""
-    import os
-    import subprocess
-    import sys
+    from tests.conftest import refusals_without_tensorflow
 
-    from tests.conftest import PROJECT_ROOT
-
-    script = (
-        "import sys\n"
-        "from pipelines import cli, image, video\n"
-        "codes = [cli.run(m.main, ['--dataset', 'tfds:surely_not_a_dataset']) for m in (image, video)]\n"
-        "print(codes, 'tensorflow' in sys.modules)\n"
+    codes, tensorflow_loaded, errors = refusals_without_tensorflow(
+        ["image", "video"], ["tfds:surely_not_a_dataset"], env={"TFDS_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)}
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TFDS_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)},
-    )
-    assert result.stdout.strip() == "[2, 2] False", result.stderr[-2000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 2 and all("unknown TFDS dataset 'surely_not_a_dataset'" in e for e in errors), result.stderr
+    assert codes == [2, 2] and not tensorflow_loaded
+    assert len(errors) == 2 and all("unknown TFDS dataset 'surely_not_a_dataset'" in e for e in errors), errors

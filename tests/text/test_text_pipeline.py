@@ -80,30 +80,16 @@ def test_bad_input_from_the_command_line_has_no_traceback(tmp_path):
 
 def test_table_and_tfds_mistakes_fail_before_tensorflow_loads(tmp_path):
     """The config's validate() reads a CSV and looks TFDS names up without TensorFlow's start-up."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import PROJECT_ROOT
+    from tests.conftest import refusals_without_tensorflow
 
     texts, _ = sentences(20)
     one_class = write(tmp_path / "one.csv", "text,label\n" + "".join(f"{t},dog\n" for t in texts))
     columns = write(tmp_path / "columns.csv", "review,label\n" + "".join(f"{t},{i % 2}\n" for i, t in enumerate(texts)))
-    script = (
-        "import sys\n"
-        "from pipelines import cli, text\n"
-        "codes = [cli.run(text.main, ['--dataset', d]) for d in sys.argv[1:]]\n"
-        "print(codes, 'tensorflow' in sys.modules)\n"
+    codes, tensorflow_loaded, errors = refusals_without_tensorflow(
+        ["text"],
+        [str(one_class), str(columns), "tfds:surely_not_a_dataset"],
+        env={"TFDS_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)},
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(one_class), str(columns), "tfds:surely_not_a_dataset"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TFDS_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)},
-    )
-    assert result.stdout.strip() == "[2, 2, 2] False", result.stderr[-2000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 3, result.stderr
+    assert codes == [2, 2, 2] and not tensorflow_loaded
+    assert len(errors) == 3, errors
     assert "only one class" in errors[0] and "no column 'text'" in errors[1] and "unknown TFDS dataset" in errors[2]
