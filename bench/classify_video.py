@@ -24,7 +24,7 @@ loops), both re-encoded with libx264 (``veryfast``, through PyAV) before timing;
 
 Models: the latest ``export/video`` and ``export/image`` when present (``--export-dir``), else tiny
 untrained stubs with the same signatures (``serving.stub_export``); the rows say which. Run time:
-about 4 minutes on 2 busy CPU cores.
+about 5.5 minutes on 2 quiet CPU cores.
 """
 
 from __future__ import annotations
