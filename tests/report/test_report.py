@@ -239,11 +239,11 @@ def test_render_links_figures_and_runs_relative_to_each_page(tmp_path):
 
 
 def test_shifted_test_set_moves_the_same_scene():
-    from pipelines.report import sections
+    from pipelines.report.sections import pooling
 
-    centred, labels = sections.shifted_test_set(12, 0, 48, seed=1)
-    again, _ = sections.shifted_test_set(12, 0, 48, seed=1)
-    shifted, shifted_labels = sections.shifted_test_set(12, 10, 48, seed=1)
+    centred, labels = pooling.shifted_test_set(12, 0, 48, seed=1)
+    again, _ = pooling.shifted_test_set(12, 0, 48, seed=1)
+    shifted, shifted_labels = pooling.shifted_test_set(12, 10, 48, seed=1)
     assert centred.shape == (12, 48, 48, 3) and centred.dtype == np.uint8
     np.testing.assert_array_equal(centred, again)  # deterministic
     np.testing.assert_array_equal(labels, shifted_labels)
@@ -252,13 +252,13 @@ def test_shifted_test_set_moves_the_same_scene():
 
 
 def test_centred_shapes_folder_is_written_once(tmp_path):
-    from pipelines.report import sections
+    from pipelines.report.sections import pooling
 
-    folder = sections.centred_shapes_folder(tmp_path, per_class=3, size=32, jitter=2, seed=0)
+    folder = pooling.centred_shapes_folder(tmp_path, per_class=3, size=32, jitter=2, seed=0)
     files = sorted(folder.rglob("*.png"))
     assert len(files) == 18 and len({f.parent.name for f in files}) == 6
     stamp = files[0].stat().st_mtime_ns
-    assert sections.centred_shapes_folder(tmp_path, per_class=3, size=32, jitter=2, seed=0) == folder
+    assert pooling.centred_shapes_folder(tmp_path, per_class=3, size=32, jitter=2, seed=0) == folder
     assert files[0].stat().st_mtime_ns == stamp
 
 
@@ -270,7 +270,7 @@ def test_unknown_setting_is_refused_in_one_line():
 
 def test_receptive_fields_grow_per_block():
     from pipelines.image import ImageConfig
-    from pipelines.report import sections
+    from pipelines.report.sections import convolution
 
-    assert sections._receptive_fields(ImageConfig(filters=(8, 8, 8))) == [4, 10, 22]
-    assert sections._receptive_fields(ImageConfig(filters=(8, 8), pooling="none")) == [3, 7]
+    assert convolution._receptive_fields(ImageConfig(filters=(8, 8, 8))) == [4, 10, 22]
+    assert convolution._receptive_fields(ImageConfig(filters=(8, 8), pooling="none")) == [3, 7]
