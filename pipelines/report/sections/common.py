@@ -9,19 +9,19 @@ import pathlib
 from pipelines.report.content import Section
 
 # A verdict needs a margin above noise: a few hundred test examples resolve about this much.
-_MARGIN = 0.03
+MARGIN = 0.03
 # Below this accuracy above chance a model has not learnt its task, and comparing it says nothing.
-_LEARNT = 0.15
+LEARNT = 0.15
 
 
-def _margin(num_examples: int) -> float:
-    """Two standard errors of an accuracy near 0.5 measured on ``num_examples`` (at least _MARGIN)."""
-    return max(_MARGIN, 2 * (0.25 / max(1, num_examples)) ** 0.5)
+def margin(num_examples: int) -> float:
+    """Two standard errors of an accuracy near 0.5 measured on ``num_examples`` (at least MARGIN)."""
+    return max(MARGIN, 2 * (0.25 / max(1, num_examples)) ** 0.5)
 
 
-def _inconclusive(section: Section, what: str, accuracy: float, chance: float) -> bool:
+def inconclusive(section: Section, what: str, accuracy: float, chance: float) -> bool:
     """Marks the section inconclusive when its model is too close to chance to test the claim."""
-    if accuracy >= chance + _LEARNT:
+    if accuracy >= chance + LEARNT:
         return False
     section.verdict = "inconclusive"
     section.verdict_reason = (
@@ -31,7 +31,7 @@ def _inconclusive(section: Section, what: str, accuracy: float, chance: float) -
     return True
 
 
-def _new_run(parent: pathlib.Path, train) -> pathlib.Path:
+def new_run(parent: pathlib.Path, train) -> pathlib.Path:
     """Calls ``train()`` and returns the run folder it created under ``parent``."""
     before = set(parent.iterdir()) if parent.exists() else set()
     train()
@@ -41,15 +41,15 @@ def _new_run(parent: pathlib.Path, train) -> pathlib.Path:
     return created[-1]
 
 
-def _metrics(run_dir: pathlib.Path) -> dict:
+def metrics(run_dir: pathlib.Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
 
 
-def _footer(what: str, seed: int, seconds: float) -> str:
+def footer(what: str, seed: int, seconds: float) -> str:
     return f"{what}; seed {seed}; run time {seconds:.0f} s"
 
 
-def _describe(config, keys: tuple[str, ...]) -> str:
+def describe(config, keys: tuple[str, ...]) -> str:
     values = dataclasses.asdict(config)
     return ", ".join(
         f"{key}={','.join(map(str, values[key])) if isinstance(values[key], (tuple, list)) else values[key]}"
@@ -58,13 +58,13 @@ def _describe(config, keys: tuple[str, ...]) -> str:
     )
 
 
-def _image_config(config, **changes):
+def image_config(config, **changes):
     from pipelines import image
 
     return dataclasses.replace(image.PRESETS[config.pipeline_preset], seed=config.seed, **changes)
 
 
-def _load_image_model(run_dir: pathlib.Path, image_config, num_classes: int):
+def load_image_model(run_dir: pathlib.Path, image_config, num_classes: int):
     from models import cnn
 
     model = cnn.build_image_classifier(image_config, num_classes)
@@ -72,5 +72,5 @@ def _load_image_model(run_dir: pathlib.Path, image_config, num_classes: int):
     return model
 
 
-def _percent(value: float) -> str:
+def percent(value: float) -> str:
     return f"{value:.3f}"

@@ -9,17 +9,7 @@ import numpy as np
 
 from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
-from pipelines.report.sections.common import (
-    _describe,
-    _footer,
-    _image_config,
-    _inconclusive,
-    _load_image_model,
-    _margin,
-    _metrics,
-    _new_run,
-    _percent,
-)
+from pipelines.report.sections import common
 
 SHARED_VIDEOS = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "data" / "videos"
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
@@ -88,13 +78,15 @@ def convolution(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
 
     section = new_section(1)
     start = time.perf_counter()
-    image_config = _image_config(config, epochs=config.image_epochs, max_train_examples=config.image_train_examples)
-    run_dir = _new_run(
+    image_config = common.image_config(
+        config, epochs=config.image_epochs, max_train_examples=config.image_train_examples
+    )
+    run_dir = common.new_run(
         runs_dir / "image", lambda: image.train_and_export(image_config, str(runs_dir), "", export_model=False)
     )
     section.runs.append(run_dir)
-    metrics = _metrics(run_dir)
-    model = _load_image_model(run_dir, image_config, len(metrics["class_names"]))
+    metrics = common.metrics(run_dir)
+    model = common.load_image_model(run_dir, image_config, len(metrics["class_names"]))
     encoder = model.get_layer("cnn_encoder")
     last = image_config.convs_per_block
     block_names = [f"block{b + 1}_relu{last}" for b in range(len(image_config.filters))]
@@ -115,8 +107,10 @@ def convolution(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     photo, photo_source = _photo(config)
     photo = image_sources.resize_image(_center_square(photo), 128).numpy()
     seconds = time.perf_counter() - start
-    what = f"image CNN ({_describe(image_config, ('image_size', 'filters', 'convs_per_block', 'pooling', 'head'))})"
-    footer = _footer(
+    what = (
+        f"image CNN ({common.describe(image_config, ('image_size', 'filters', 'convs_per_block', 'pooling', 'head'))})"
+    )
+    footer = common.footer(
         f"{what}, {metrics['epochs_run']} epochs on {metrics['sizes']['train']} images", config.seed, seconds
     )
 
@@ -157,14 +151,15 @@ def convolution(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
         )
     )
     section.blocks.append(
-        f"Test accuracy of the CNN: {_percent(accuracy)} on {metrics['test']['num_examples']} embedded test images; "
-        f"{metrics['baseline']['name']} on the same split: {_percent(baseline)} "
+        f"Test accuracy of the CNN: {common.percent(accuracy)} on {metrics['test']['num_examples']} "
+        "embedded test images; "
+        f"{metrics['baseline']['name']} on the same split: {common.percent(baseline)} "
         f"(chance {1 / len(metrics['class_names']):.3f}). Photo used: {photo_source}."
     )
     chance = 1 / len(metrics["class_names"])
-    if _inconclusive(section, "the CNN", accuracy, chance):
+    if common.inconclusive(section, "the CNN", accuracy, chance):
         pass
-    elif accuracy > baseline + _margin(metrics["test"]["num_examples"]):
+    elif accuracy > baseline + common.margin(metrics["test"]["num_examples"]):
         section.verdict = "supported"
         section.verdict_reason = (
             f"each block's unit sees a larger patch ({', '.join(map(str, fields))} pixels of a "

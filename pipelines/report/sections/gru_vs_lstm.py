@@ -11,7 +11,7 @@ import numpy as np
 
 from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
-from pipelines.report.sections.common import _MARGIN, _describe, _footer
+from pipelines.report.sections import common
 
 
 def _time_steps(models: dict, inputs, targets, steps: int) -> dict[str, dict[str, float]]:
@@ -76,7 +76,7 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     text_times = _time_steps(text_models, text_inputs, text_targets, config.timing_steps)
     rows.append(
         (
-            f"text ({_describe(text_base, ('units', 'embedding_dim', 'bidirectional', 'max_length'))}, "
+            f"text ({common.describe(text_base, ('units', 'embedding_dim', 'bidirectional', 'max_length'))}, "
             f"distance {text_base.distance})",
             text_models,
             text_times,
@@ -101,7 +101,7 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     video_times = _time_steps(video_models, clips, clip_targets, config.timing_steps)
     rows.append(
         (
-            f"video ({_describe(video_base, ('frame_size', 'filters', 'units', 'num_frames'))})",
+            f"video ({common.describe(video_base, ('frame_size', 'filters', 'units', 'num_frames'))})",
             video_models,
             video_times,
         )
@@ -183,7 +183,9 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
         f"CPU kernels (no cuDNN). Machine: {os.cpu_count()} CPUs, 1-minute load average {load_before:.1f} before "
         f"and {load_after:.1f} after: absolute times inflate under load, the interleaved ratios much less."
     )
-    footer = _footer(f"batch {batch}, {config.timing_steps} timed steps, load {load_before:.1f}", config.seed, seconds)
+    footer = common.footer(
+        f"batch {batch}, {config.timing_steps} timed steps, load {load_before:.1f}", config.seed, seconds
+    )
     section.figures.append(
         Figure(
             figures.ratio_bars(ratios, figures_dir / "4_gru_vs_lstm.png", "GRU / LSTM at the same width", footer),
@@ -193,7 +195,7 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     )
     lighter_parameters = all(r["recurrent parameters"] < 1 for _, r in ratios)
     time_ratios = [r[key] for _, r in ratios for key in ("train step", "predict")]
-    faster = [value < 1 - _MARGIN for value in time_ratios]
+    faster = [value < 1 - common.MARGIN for value in time_ratios]
     summary = ", ".join(
         f"{name}: recurrent parameters {r['recurrent parameters']:.2f}, train {r['train step']:.2f}, "
         f"predict {r['predict']:.2f}"

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from pipelines.report.content import Figure, Section, Table, new_section
-from pipelines.report.sections.common import _describe, _inconclusive, _margin, _new_run, _percent
+from pipelines.report.sections import common
 
 
 def memory(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
@@ -28,7 +28,7 @@ def memory(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
         max_train_examples=config.compare_train_examples,
         seed=config.seed,
     )
-    run_dir = _new_run(runs_dir / "compare_rnn", lambda: compare_rnn.compare(compare_config, str(runs_dir)))
+    run_dir = common.new_run(runs_dir / "compare_rnn", lambda: compare_rnn.compare(compare_config, str(runs_dir)))
     seconds = time.perf_counter() - start
     section.runs.append(run_dir)
     with open(run_dir / "results.csv", encoding="utf-8") as handle:
@@ -48,7 +48,7 @@ def memory(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
                     f"{int(first[cell]['recurrent_parameters']):,}",
                     f"{np.mean([float(r['seconds_per_epoch']) for r in rows if r['cell'] == cell]):.1f}",
                 ]
-                + [_percent(accuracy[(cell, d)]) for d in distances]
+                + [common.percent(accuracy[(cell, d)]) for d in distances]
                 for cell in cells
             ],
         )
@@ -56,7 +56,9 @@ def memory(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
     results_md = (run_dir / "results.md").read_text(encoding="utf-8")
     notes = [line for line in results_md.splitlines() if line and not line.startswith("|")]
     section.blocks.extend(notes)
-    what = f"compare-rnn ({_describe(compare_config, ('units', 'embedding_dim', 'epochs', 'max_train_examples'))})"
+    what = (
+        f"compare-rnn ({common.describe(compare_config, ('units', 'embedding_dim', 'epochs', 'max_train_examples'))})"
+    )
     shutil.copyfile(run_dir / "accuracy_vs_distance.png", figures_dir / "3_accuracy_vs_distance.png")
     section.figures.append(
         Figure(
@@ -69,8 +71,10 @@ def memory(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
     gated = [c for c in ("lstm", "gru") if c in cells]
     num_classes = int(round(1 / float(_chance_from(results_md)))) if _chance_from(results_md) else 0
     best_short = max(accuracy[(c, distances[0])] for c in cells)
-    margin = _margin(_compare_test_size())
-    if num_classes and _inconclusive(section, f"the best cell at distance {distances[0]}", best_short, 1 / num_classes):
+    margin = common.margin(_compare_test_size())
+    if num_classes and common.inconclusive(
+        section, f"the best cell at distance {distances[0]}", best_short, 1 / num_classes
+    ):
         pass
     elif "simple_rnn" in cells and gated:
         simple = accuracy[("simple_rnn", longest)]

@@ -12,16 +12,7 @@ import numpy as np
 
 from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
-from pipelines.report.sections.common import (
-    _LEARNT,
-    _describe,
-    _footer,
-    _inconclusive,
-    _margin,
-    _metrics,
-    _new_run,
-    _percent,
-)
+from pipelines.report.sections import common
 
 
 def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
@@ -39,23 +30,23 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
         max_eval_examples=config.video_eval_examples,
         seed=config.seed,
     )
-    run_dir = _new_run(
+    run_dir = common.new_run(
         runs_dir / "video", lambda: video.train_and_export(video_config, str(runs_dir), "", export_model=False)
     )
     train_seconds = time.perf_counter() - start
     section.runs.append(run_dir)
-    metrics = _metrics(run_dir)
+    metrics = common.metrics(run_dir)
     class_names = metrics["class_names"]
     hybrid = metrics["test"]["per_class_accuracy"]
     baseline = metrics["baseline"]["per_class_accuracy"]
     chance = 1 / len(class_names)
     what = (
         f"video CNN+{video_config.cell.upper()} "
-        f"({_describe(video_config, ('frame_size', 'filters', 'units', 'num_frames', 'feature_difference'))}), "
+        f"({common.describe(video_config, ('frame_size', 'filters', 'units', 'num_frames', 'feature_difference'))}), "
         f"{metrics['epochs_run']} epochs on {metrics['sizes']['train']} clips; frame-only baseline "
         f"{video_config.baseline_epochs} epochs"
     )
-    footer = _footer(what, config.seed, train_seconds)
+    footer = common.footer(what, config.seed, train_seconds)
     section.figures.append(
         Figure(
             figures.per_class_bars(
@@ -79,17 +70,17 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
     section.blocks.append(
         Table(
             ["class", "CNN+RNN", "frame-only CNN"],
-            [[c, _percent(hybrid[c] or 0.0), _percent(baseline[c] or 0.0)] for c in class_names]
+            [[c, common.percent(hybrid[c] or 0.0), common.percent(baseline[c] or 0.0)] for c in class_names]
             + [
                 [
                     "**all (per frame)**",
-                    _percent(metrics["test"]["frame_accuracy_after_first_quarter"]),
-                    _percent(metrics["baseline"]["frame_accuracy_after_first_quarter"]),
+                    common.percent(metrics["test"]["frame_accuracy_after_first_quarter"]),
+                    common.percent(metrics["baseline"]["frame_accuracy_after_first_quarter"]),
                 ],
                 [
                     "**all (per clip)**",
-                    _percent(metrics["test"]["clip_accuracy"]),
-                    _percent(metrics["baseline"]["clip_accuracy"]),
+                    common.percent(metrics["test"]["clip_accuracy"]),
+                    common.percent(metrics["baseline"]["clip_accuracy"]),
                 ],
             ],
         )
@@ -160,7 +151,7 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
                 thumbnails,
                 figures_dir / "5_timeline.png",
                 f"long generated video: {len(truth)} frames, {config.long_video_segments} motion segments",
-                _footer(f"{what}; long video seed {config.seed}", config.seed, timeline_seconds),
+                common.footer(f"{what}; long video seed {config.seed}", config.seed, timeline_seconds),
             ),
             f"Per-frame labels of a long generated video (render_long_video, seed {config.seed}, "
             f"{config.long_video_segments} segments, {len(truth)} frames of 32x32, each segment a cut to a new "
@@ -178,11 +169,11 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
     )
     per_frame = metrics["test"]["frame_accuracy_after_first_quarter"]
     per_frame_baseline = metrics["baseline"]["frame_accuracy_after_first_quarter"]
-    margin = _margin(metrics["test"]["num_clips"] * (video_config.num_frames - video_config.num_frames // 4))
-    class_margin = _margin(metrics["test"]["num_clips"] // len(class_names))
+    margin = common.margin(metrics["test"]["num_clips"] * (video_config.num_frames - video_config.num_frames // 4))
+    class_margin = common.margin(metrics["test"]["num_clips"] // len(class_names))
     # Every motion understood: each class well above chance (a per-class comparison with the baseline
     # would reward a baseline that answers one class for every frame with 1.0 on that class).
-    understood = [c for c in class_names if (hybrid[c] or 0) > chance + _LEARNT + class_margin]
+    understood = [c for c in class_names if (hybrid[c] or 0) > chance + common.LEARNT + class_margin]
     constant = (
         [c for c in class_names if (baseline[c] or 0) > 0.9]
         if sum((baseline[c] or 0) > 0.1 for c in class_names) == 1
@@ -199,7 +190,7 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
             else ""
         )
     )
-    if _inconclusive(section, "the CNN+RNN", per_frame, chance):
+    if common.inconclusive(section, "the CNN+RNN", per_frame, chance):
         pass
     elif per_frame > per_frame_baseline + margin and len(understood) == len(class_names):
         section.verdict, section.verdict_reason = "supported", detail

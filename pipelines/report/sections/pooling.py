@@ -11,18 +11,7 @@ import numpy as np
 
 from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
-from pipelines.report.sections.common import (
-    _LEARNT,
-    _describe,
-    _footer,
-    _image_config,
-    _inconclusive,
-    _load_image_model,
-    _margin,
-    _metrics,
-    _new_run,
-    _percent,
-)
+from pipelines.report.sections import common
 
 
 def _centred_shape(rng: np.random.Generator, kind: str, size: int, offset: tuple[float, float]) -> np.ndarray:
@@ -80,7 +69,7 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
 
     section = new_section(2)
     start = time.perf_counter()
-    base = _image_config(config, epochs=config.shift_epochs, augment=False)
+    base = common.image_config(config, epochs=config.shift_epochs, augment=False)
     size = base.image_size
     folder = centred_shapes_folder(
         runs_dir / "report" / "datasets", config.shift_images_per_class, size, config.shift_jitter, config.seed
@@ -96,12 +85,12 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
     models, run_dirs, parameters, fit_seconds = {}, {}, {}, {}
     for name, (mode, head) in variants.items():
         variant = dataclasses.replace(base, pooling=mode, head=head)
-        run_dir = _new_run(
+        run_dir = common.new_run(
             runs_dir / "image", lambda v=variant: image.train_and_export(v, str(runs_dir), "", export_model=False)
         )
-        metrics = _metrics(run_dir)
+        metrics = common.metrics(run_dir)
         run_dirs[name], parameters[name], fit_seconds[name] = run_dir, metrics["parameters"], metrics["fit_seconds"]
-        models[name] = (_load_image_model(run_dir, variant, len(metrics["class_names"])), metrics["class_names"])
+        models[name] = (common.load_image_model(run_dir, variant, len(metrics["class_names"])), metrics["class_names"])
         section.runs.append(run_dir)
 
     shifts = list(config.shifts)
@@ -135,11 +124,11 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
     section.runs.append(measurement_dir)
 
     what = (
-        f"image CNN ({_describe(base, ('image_size', 'filters', 'convs_per_block', 'dense_units'))}), "
+        f"image CNN ({common.describe(base, ('image_size', 'filters', 'convs_per_block', 'dense_units'))}), "
         f"{base.epochs} epochs on {config.shift_images_per_class * 6 * 8 // 10} centred shapes "
         f"(±{config.shift_jitter} px)"
     )
-    footer = _footer(what, config.seed, seconds)
+    footer = common.footer(what, config.seed, seconds)
     chance = 1 / len(shapes.SHAPES)
     section.figures.append(
         Figure(
@@ -166,7 +155,7 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
     section.blocks.append(
         Table(
             ["shift (px)"] + list(variants),
-            [[str(s)] + [_percent(accuracy[n][i]) for n in variants] for i, s in enumerate(shifts)]
+            [[str(s)] + [common.percent(accuracy[n][i]) for n in variants] for i, s in enumerate(shifts)]
             + [["**kept off-centre**"] + [f"{retained[n]:.2f}" for n in variants]],
         )
     )
@@ -179,14 +168,14 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
         + ". The flatten head (the pipeline's default) keeps position in the features after the last block; "
         "the global-average head averages it away."
     )
-    margin = _margin(config.shift_test_images)
+    margin = common.margin(config.shift_test_images)
     pairs = [(names[0], names[1]) for names in zip(*[iter(variants)] * 2)]  # (pooled, strided) per head
     # A pair counts only when both its models clearly learnt the centred task (a flat, weak model "keeps"
     # its accuracy everywhere); the others are named, not judged.
-    learnt = [(p, q) for p, q in pairs if min(accuracy[p][0], accuracy[q][0]) >= chance + 2 * _LEARNT]
+    learnt = [(p, q) for p, q in pairs if min(accuracy[p][0], accuracy[q][0]) >= chance + 2 * common.LEARNT]
     weak = [(p, q) for p, q in pairs if (p, q) not in learnt]
     if not learnt:
-        _inconclusive(section, "the weakest model at shift 0", min(v[0] for v in accuracy.values()), chance)
+        common.inconclusive(section, "the weakest model at shift 0", min(v[0] for v in accuracy.values()), chance)
         return section
     outcomes = []
     for pooled, strided in learnt:
@@ -200,7 +189,9 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
         detail += "; not judged (too weak at shift 0 with this budget): " + ", ".join(
             f"{name} {accuracy[name][0]:.3f}" for pair in weak for name in pair
         )
-    collapsed = [n for n, values in accuracy.items() if values[-1] < chance + margin and values[0] >= chance + _LEARNT]
+    collapsed = [
+        n for n, values in accuracy.items() if values[-1] < chance + margin and values[0] >= chance + common.LEARNT
+    ]
     tail = (
         f" At {shifts[-1]} px, {', '.join(collapsed)} {'is' if len(collapsed) == 1 else 'are'} at chance: "
         "pooling buys tolerance to a few pixels, not invariance."
