@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pipelines import cli
+from pipelines import cli, datasets
 from pipelines import config as config_lib
 from pipelines.datasets import folders
 from pipelines.errors import UserError
@@ -59,10 +59,7 @@ class ImageConfig:
         if self.epochs < 1 or self.batch_size < 1:
             raise UserError("epochs and batch_size must be positive")
         folders.check_folder_dataset(self.dataset, "image")  # after the settings, before TensorFlow loads
-        if self.dataset.startswith("tfds:"):  # TFDS looks names up without TensorFlow: a second, not ten
-            from pipelines.datasets import tfds_source
-
-            tfds_source.check_tfds_dataset(self.dataset[len("tfds:") :])
+        datasets.check_tfds_name(self.dataset)
 
 
 PRESETS = {

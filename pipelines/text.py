@@ -74,6 +74,7 @@ class TextConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        from pipelines import datasets
         from pipelines.datasets import groups, tables
 
         groups.check_pattern(self.group_pattern)
@@ -97,10 +98,7 @@ class TextConfig:
             raise UserError(f"ngrams must be 1, 2 or 3, got {self.ngrams}")
         # The data checks last, after the settings, before TensorFlow loads.
         tables.check_labelled_table(self.dataset, self.text_column, self.label_column)
-        if self.dataset.startswith("tfds:"):  # TFDS looks names up without TensorFlow: a second, not ten
-            from pipelines.datasets import tfds_source
-
-            tfds_source.check_tfds_dataset(self.dataset[len("tfds:") :])
+        datasets.check_tfds_name(self.dataset)
 
 
 PRESETS = {

@@ -22,7 +22,7 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from pipelines import cli
+from pipelines import cli, datasets
 from pipelines import config as config_lib
 from pipelines.datasets import folders
 from pipelines.errors import UserError
@@ -187,10 +187,7 @@ class VideoConfig:
         if self.epochs < 1 or self.batch_size < 1 or self.units < 1 or self.baseline_epochs < 0:
             raise UserError("epochs, batch_size and units must be positive")
         folders.check_folder_dataset(self.dataset, "video")  # after the settings, before TensorFlow loads
-        if self.dataset.startswith("tfds:"):  # TFDS looks names up without TensorFlow: a second, not ten
-            from pipelines.datasets import tfds_source
-
-            tfds_source.check_tfds_dataset(self.dataset[len("tfds:") :])
+        datasets.check_tfds_name(self.dataset)
 
 
 PRESETS = {
