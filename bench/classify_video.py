@@ -19,6 +19,9 @@ loops), both re-encoded with libx264 (``veryfast``, through PyAV) before timing;
   a naive loop that decodes, resizes and calls ``keras.Model.predict`` once per frame (target 30;
   40 frames after the first) and, for information, a loop calling the SavedModel's signature once
   per frame (200 frames);
+- for reference, how near FFmpeg's own transcoder (the ``ffmpeg`` command: decode + x264, no Python)
+  gets to the same kind of ceiling for its two stages (``bench._ffmpeg_reference``; when an ``ffmpeg``
+  binary is found), which tells whether 0.85 is within this machine's reach at all;
 - peak memory (RSS high-water of the classify-video process, from ``wait4``) with ``--annotate`` for
   a 300-frame and a 3,000-frame (10x) generated video, target 10x <= 1.2x the short one.
 
@@ -41,7 +44,7 @@ import time
 import cv2
 import numpy as np
 
-from bench import _stage_costs
+from bench import _ffmpeg_reference, _stage_costs
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_VIDEO = PROJECT_ROOT.parent / "shared" / "data" / "videos" / "slow_traffic_small.mp4"
@@ -287,6 +290,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for name, kind in kinds.items():
             row(f"model {name}", kind, "")
         videos = h264_sources(scratch, args.loops, max(1, args.loops // 2))
+        ffmpeg = _ffmpeg_reference.find_ffmpeg()
         for position, video in enumerate(videos):
             decode_fps, num_frames = raw_decode_fps(video)
             label = f"{video.name} ({num_frames} frames)"
@@ -316,6 +320,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 row(what, fps, "frames/s", fps / decode_fps, "raw decode")
                 ok = fps / ceiling >= 0.85
                 row(what, fps, "frames/s", fps / ceiling, f"ceiling {ceiling:.0f} just before", ">= 0.85", ok)
+            what = f"{label}: for reference, FFmpeg's transcoder (decode + x264 only, all C; first 900 frames)"
+            if ffmpeg is None:
+                row(what, "skipped: no ffmpeg on PATH (or pip install imageio-ffmpeg)", "")
+            else:
+                reference = _ffmpeg_reference.measure(ffmpeg, video, 900, CORES)
+                ceiling = reference["ceiling_fps"]
+                row(what, reference["transcode_fps"], "frames/s", reference["ratio"], f"its ceiling {ceiling:.0f}")
         short = generate_video(scratch / "short_300.mp4", args.long_frames // 10)
         long = generate_video(scratch / f"long_{args.long_frames}.mp4", args.long_frames)
         peak = {}
