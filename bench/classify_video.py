@@ -166,19 +166,21 @@ def stage_costs(video: pathlib.Path, export_dir: pathlib.Path) -> tuple[dict, bo
 
 
 def run_classify(video, model, export_dir, out, annotate=True, annotate_scale=1.0) -> tuple[dict, float]:
-    """Runs the command line in a child process; returns its summary and peak RSS in MiB."""
+    """Runs the command line in a child process; returns its summary and peak RSS in MiB (measured
+    by ``bench._peak_rss``: a child of this process, which has TensorFlow loaded, would otherwise
+    report this process's memory as its own)."""
     command = [sys.executable, "-m", "serving.classify_video", str(video), "--model", model]
     command += ["--export-dir", str(export_dir), "--out", str(out)]
     command += ["--annotate", "--annotate-scale", str(annotate_scale)] if annotate else []
+    peak_file = out.parent / f"{out.name}.peak"
+    command = [sys.executable, "-m", "bench._peak_rss", str(peak_file), *command]
     environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     with open(out.parent / f"{out.name}.log", "w") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=log)
-        _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+        returncode = subprocess.run(command, cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=log).returncode
+    if returncode != 0:
         tail = (out.parent / f"{out.name}.log").read_text()[-1500:]
-        raise RuntimeError(f"classify-video failed ({process.returncode}): {tail}")
-    return json.loads((out / "summary.json").read_text()), usage.ru_maxrss / 1024.0
+        raise RuntimeError(f"classify-video failed ({returncode}): {tail}")
+    return json.loads((out / "summary.json").read_text()), float(peak_file.read_text())
 
 
 def naive_fps(video, model, export_dir, num_frames=NAIVE_FRAMES) -> float:
