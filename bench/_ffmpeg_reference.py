@@ -5,7 +5,8 @@
 ``bench.classify_video`` holds ``--annotate`` to 0.85x of ``cores / (sum of the stages' CPU alone)``.
 That bound assumes the stages cost as much side by side as alone, and that the cores can always be
 kept busy. This measures how near a pipeline written entirely in C gets to it on this machine: the
-``ffmpeg`` command line (its demuxer, decoder, encoder and muxer in threads of their own) turning the
+``ffmpeg`` command line (from FFmpeg 7 on, its demuxer, decoder, encoder and muxer each in a thread of
+its own; the version is reported) turning the
 first ``frames`` frames of ``VIDEO`` into H.264 with x264's ``ultrafast`` preset, as annotated.mp4 is
 made, but with two of classify-video's four stages (no resizing, no inference). Its own stages are
 timed alone by the CPU time of an ``ffmpeg`` process that only decodes (one thread, as classify-video
@@ -92,7 +93,10 @@ def measure(ffmpeg: str, video: pathlib.Path, frames: int, cores: int) -> dict:
                     "ratio": count / transcode_wall / ceiling,
                 }
             )
-    return max(runs, key=lambda run: run["ratio"])
+    best = max(runs, key=lambda run: run["ratio"])
+    banner = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout.split()
+    best["version"] = banner[2] if len(banner) > 2 else "unknown"  # "ffmpeg version 7.1.1 ..."
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -332,8 +332,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 except RuntimeError as error:  # e.g. an ffmpeg built without libx264: the rest still counts
                     row(what, f"skipped: {error}", "")
                 else:
-                    ceiling = reference["ceiling_fps"]
-                    row(what, reference["transcode_fps"], "frames/s", reference["ratio"], f"its ceiling {ceiling:.0f}")
+                    ceiling, version = reference["ceiling_fps"], reference["version"]
+                    baseline = f"its ceiling {ceiling:.0f} (ffmpeg {version})"
+                    row(what, reference["transcode_fps"], "frames/s", reference["ratio"], baseline)
         short = generate_video(scratch / "short_300.mp4", args.long_frames // 10)
         long = generate_video(scratch / f"long_{args.long_frames}.mp4", args.long_frames)
         peak = {}
