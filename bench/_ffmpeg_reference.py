@@ -6,15 +6,14 @@
 That bound assumes the stages cost as much side by side as alone, and that the cores can always be
 kept busy. This measures how near a pipeline written entirely in C gets to it on this machine: the
 ``ffmpeg`` command line (from FFmpeg 7 on, its demuxer, decoder, encoder and muxer each in a thread of
-its own; the version is reported) turning the
-first ``frames`` frames of ``VIDEO`` into H.264 with x264's ``ultrafast`` preset, as annotated.mp4 is
-made, but with two of classify-video's four stages (no resizing, no inference). Its own stages are
-timed alone by the CPU time of an ``ffmpeg`` process that only decodes (one thread, as classify-video
-decodes when it annotates) and one that only encodes the same frames from a raw file (less the CPU of
-reading that file); the transcode's wall time is compared with the bound they give (each ``ffmpeg``
-start costs about 0.03 s, which moves the ratio by about 2% at 900 frames). Each of ``RUNS``
-runs measures the three back to back (this machine's speed drifts from minute to minute); the run with
-the best ratio is reported.
+its own; the version is reported) turning the first ``frames`` frames of ``VIDEO`` into H.264 with
+x264's ``ultrafast`` preset, as annotated.mp4 is made, but with two of classify-video's four stages (no
+resizing, no inference). Its own stages are timed alone by the CPU time of an ``ffmpeg`` process that
+only decodes (one thread, as classify-video decodes when it annotates) and one that only encodes the
+same frames from a raw file (less the CPU of reading that file); the transcode's wall time is compared
+with the bound they give (each ``ffmpeg`` start costs about 0.03 s, which moves the ratio by about 2%
+at 900 frames). Each of ``RUNS`` runs measures the three back to back (this machine's speed drifts
+from minute to minute); the run with the best ratio is reported.
 
 Needs an ``ffmpeg`` binary with libx264: on PATH, else the one ``imageio-ffmpeg`` carries when that
 package is installed (it is not in requirements.txt: 160 MB for one line of a benchmark).

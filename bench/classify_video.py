@@ -12,8 +12,8 @@ loops), both re-encoded with libx264 (``veryfast``, through PyAV) before timing;
 - end-to-end frames/s of ``python -m serving.classify_video`` (frames/s as the tool reports it: from
   the first decoded frame until frames.csv and annotated.mp4 are complete; neither start-up and model
   loading nor what is written once per file after the last frame, about 0.25 s: timeline.png 0.22,
-  index.html 0.04; the better of 2 runs): the default command (frames.csv, summary.json, timeline.png, index.html; no
-  re-encoding) against raw decode measured just before it (the better of 2 such pairs: the
+  index.html 0.04; the better of 2 runs): the default command (frames.csv, summary.json,
+  timeline.png, index.html; no re-encoding) against raw decode measured just before it (the better of 2 such pairs: the
   machine's speed drifts from minute to minute), target >= 0.8; with ``--annotate`` (H.264
   annotated.mp4) against the ceiling of the stage costs measured just before it (the better of 2
   such pairs, for the same reason), target >= 0.85; on the 640x360 file also against
@@ -23,7 +23,7 @@ loops), both re-encoded with libx264 (``veryfast``, through PyAV) before timing;
 - for reference, how near FFmpeg's own transcoder (the ``ffmpeg`` command: decode + x264, no Python)
   gets to the same kind of ceiling for its two stages (``bench._ffmpeg_reference``; when an ``ffmpeg``
   binary is found), which tells whether 0.85 is within this machine's reach at all;
-- peak memory (RSS high-water of the classify-video process, from ``wait4``) with ``--annotate`` for
+- peak memory (RSS high-water of the classify-video process, ``bench._peak_rss``) with ``--annotate`` for
   a 300-frame and a 3,000-frame (10x) generated video, target 10x <= 1.2x the short one.
 
 Models: the latest ``export/video`` and ``export/image`` when present (``--export-dir``), else tiny
