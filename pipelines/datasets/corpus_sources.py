@@ -82,11 +82,7 @@ def load(dataset: str, text_column: str = "text", seed: int = 0, max_train_chara
 
 
 def _read_text(path: pathlib.Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise UserError(f"cannot read '{path}': {error.strerror or error}") from None
-    text = tables.decode_utf8(data, f"'{path}'")
+    text = tables.decode_utf8(tables.read_bytes(path), f"'{path}'")
     if "\x00" in text:
         raise UserError(f"'{path}' contains NUL bytes: it is not a text file")
     return text
