@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from pipelines import video
     from pipelines.datasets import pipeline, shape_motion, video_sources
 
-    config = video.VideoConfig()
+    config = video.VideoConfig().resolved()  # the model a default run trains (frame size 32, its filters)
     keras.utils.set_random_seed(0)
     data = video_sources.load("", config.num_frames, config.frame_size)
     embedded = pipeline.batched(data.train, config.batch_size, training=True, shuffle_buffer=4096).repeat()

@@ -90,6 +90,24 @@ def save(config: Any, path: pathlib.Path) -> None:
     path.write_text(json.dumps(to_dict(config), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def from_dict(config_class: type[ConfigT], values: dict[str, Any]) -> ConfigT:
+    """The config a run saved (``config.json``: lists where the fields are tuples) as its dataclass again.
+
+    Raises:
+        UserError: for a key that is not a field of ``config_class`` (a file of another pipeline).
+    """
+    known = set(field_names(config_class))
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UserError(f"unknown config key(s) {', '.join(unknown)} for {config_class.__name__}")
+    return config_class(**{key: tuple(v) if isinstance(v, list) else v for key, v in values.items()})
+
+
+def load(config_class: type[ConfigT], path: pathlib.Path) -> ConfigT:
+    """Reads a saved ``config.json`` back (see :func:`from_dict`)."""
+    return from_dict(config_class, json.loads(pathlib.Path(path).read_text(encoding="utf-8")))
+
+
 def fingerprint(config: Any, exclude: tuple[str, ...] = ()) -> str:
     """A short stable hash of the config, used to find the backup of an interrupted run."""
     values = {k: v for k, v in to_dict(config).items() if k not in exclude}

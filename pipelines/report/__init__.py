@@ -21,7 +21,9 @@ should not replace the ones being served.
 
 When Chromium is installed, the pages are then opened in it headless without network
 (:mod:`pipelines.report.browser_check`): every figure must load, every heading be there and nothing
-be fetched from the network, or the command fails.
+be fetched from the network, or the command fails. A section whose experiment crashes is written as
+such on the page, and the command then fails too (exit 1, one line per section naming its error):
+an experiment that crashes is not an inconclusive one.
 """
 
 from __future__ import annotations
@@ -159,6 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_dir = build.build_report(config, args.runs_dir, preset_name=args.preset)
     print(f"report: {report_dir / 'index.html'} (latest copy: {report_dir.parent / 'index.html'})")
     print(build.check_in_browser(report_dir))  # raises UserError when a figure, heading or offline view is broken
+    failed = build.failures(report_dir)
+    for line in failed:
+        print(f"error: report {line}", file=sys.stderr)
+    if failed:
+        print(f"error: {len(failed)} section(s) could not be measured; the page says so", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -21,7 +21,8 @@ def build_report(config, runs_dir: str | pathlib.Path, preset_name: str = "") ->
     """Runs every section of ``config.sections`` and writes the report; returns its folder.
 
     A section that fails is reported as failed (with its error) and the others still run, so one
-    broken experiment does not hide the rest; the command then still exits 0 and the report says so.
+    broken experiment does not hide the rest; the page says so, and :func:`failures` names it for
+    the command, which then fails (an experiment that crashes is not an inconclusive one).
     """
     from pipelines import training
 
@@ -40,11 +41,11 @@ def build_report(config, runs_dir: str | pathlib.Path, preset_name: str = "") ->
         try:
             section = sections.RUNNERS[number](config, runs_dir, figures_dir)
         except Exception as error:  # noqa: BLE001 - report the failure in its section, keep going
-            logging.exception("report section %d failed", number)
             section = new_section(number)
             section.verdict = "not measured"
-            section.verdict_reason = f"the experiment failed: {type(error).__name__}: {error}"
-            section.error = traceback.format_exc(limit=6)
+            section.verdict_reason = f"the experiment failed: {_one_line(error)}"
+            section.error = traceback.format_exc(limit=6)  # on the page and in report.json, not on stderr
+            logging.error("report section %d failed: %s", number, _one_line(error))
         section.seconds = time.perf_counter() - begin
         section.load_average = (load_before, os.getloadavg()[0])
         done.append(section)
@@ -84,6 +85,7 @@ def build_report(config, runs_dir: str | pathlib.Path, preset_name: str = "") ->
                         "verdict": s.verdict,
                         "reason": s.verdict_reason,
                         "seconds": round(s.seconds, 1),
+                        "error": s.error or None,
                         "runs": [str(r) for r in s.runs],
                         "figures": [str(f.path) for f in s.figures],
                     }
@@ -101,6 +103,22 @@ def build_report(config, runs_dir: str | pathlib.Path, preset_name: str = "") ->
         render.write_markdown(folder / "report.md", header, done)
     logging.info("report written to %s in %.0f s", report_dir, seconds)
     return report_dir
+
+
+def _one_line(error: Exception) -> str:
+    """``Type: message`` cut to its first line (Keras and TensorFlow messages run over many)."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def failures(report_dir: pathlib.Path) -> list[str]:
+    """One line per section whose experiment crashed (``section N (title): Type: message``)."""
+    summary = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+    return [
+        f"section {s['number']} ({s['title']}): {s['reason'].removeprefix('the experiment failed: ')}"
+        for s in summary["sections"]
+        if s.get("error")
+    ]
 
 
 def check_in_browser(report_dir: pathlib.Path) -> str:

@@ -274,3 +274,47 @@ def test_receptive_fields_grow_per_block():
 
     assert convolution._receptive_fields(ImageConfig(filters=(8, 8, 8))) == [4, 10, 22]
     assert convolution._receptive_fields(ImageConfig(filters=(8, 8), pooling="none")) == [3, 7]
+
+
+def test_motion_section_rebuilds_the_model_its_default_preset_run_trained(tmp_path):
+    """Section 5's train-then-reload path on the default preset's automatic settings (frame size 0:
+    chosen by the run, 32 for the embedded clips) at tiny budgets: the reloaded model is the trained one."""
+    from pipelines.report import ReportConfig
+    from pipelines.report.sections import motion
+
+    config = ReportConfig(
+        sections=(5,),
+        video_epochs=1,
+        video_baseline_epochs=1,
+        video_train_examples=64,
+        video_eval_examples=32,
+        long_video_segments=2,
+    )
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    section = motion.motion(config, tmp_path, figures)
+    assert section.verdict in ("supported", "partly supported", "not supported", "inconclusive"), section
+    assert [figure.path.name for figure in section.figures] == ["5_per_class.png", "5_timeline.png"]
+    saved = json.loads((section.runs[0] / "config.json").read_text())
+    assert saved["frame_size"] == 32 and saved["filters"] == [16, 32, 64]
+    timeline = json.loads((section.runs[1] / "results.json").read_text())
+    assert timeline["long_video"]["frames"] > 0 and 0 <= timeline["accuracy"]["CNN+RNN"] <= 1
+
+
+def test_a_section_that_crashes_fails_the_command_in_one_line(tmp_path, monkeypatch, capsys):
+    from pipelines import cli, report
+    from pipelines.report import sections
+
+    def crash(config, runs_dir, figures_dir):
+        raise ValueError("the shapes do not match\n(a second line of detail)")
+
+    monkeypatch.setitem(sections.RUNNERS, 1, crash)
+    monkeypatch.setenv("REPORT_BROWSER", str(tmp_path / "no-such-browser"))
+    code = cli.run(report.main, ["--sections", "1", "--runs-dir", str(tmp_path)])
+    errors = capsys.readouterr().err
+    assert code == 1
+    assert f"error: report section 1 ({HEADINGS[0][3:]}): ValueError: the shapes do not match\n" in errors
+    assert "Traceback" not in errors and "second line" not in errors
+    (summary_path,) = (tmp_path / "report").glob("2*/report.json")
+    (section,) = json.loads(summary_path.read_text())["sections"]
+    assert section["verdict"] == "not measured" and "ValueError" in section["error"]  # the page says so

@@ -17,6 +17,7 @@ from pipelines.report.sections import common
 
 def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
     from models import video_cnn_rnn
+    from pipelines import config as config_lib
     from pipelines import training, video
     from pipelines.datasets import shape_motion
 
@@ -35,6 +36,9 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
     )
     train_seconds = time.perf_counter() - start
     section.runs.append(run_dir)
+    # The models are rebuilt from the config the run resolved and saved (frame size, filters, epochs
+    # ...), never from the preset, whose automatic values (0 = choose) build a different model.
+    video_config = config_lib.load(video.VideoConfig, run_dir / "config.json")
     metrics = common.metrics(run_dir)
     class_names = metrics["class_names"]
     hybrid = metrics["test"]["per_class_accuracy"]
