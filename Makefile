@@ -32,8 +32,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # Flags shared by the train targets; empty values are left out so presets apply.
 TRAIN_FLAGS = --preset $(PRESET) $(if $(DATASET),--dataset "$(DATASET)") $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(WORKERS),--strategy multi_worker) $(ARGS)
-# WORKERS=N: N local workers of one multi-worker job (pipelines/launcher.py), each with its own TF_CONFIG.
-LAUNCH = $(if $(WORKERS),$(PY) -m pipelines.launcher --workers $(WORKERS) --)
+# WORKERS=N: N local workers of one multi-worker job (pipelines/training/launcher.py), each with its own TF_CONFIG.
+LAUNCH = $(if $(WORKERS),$(PY) -m pipelines.training.launcher --workers $(WORKERS) --)
 TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
 
 .DEFAULT_GOAL := help
@@ -75,10 +75,10 @@ train-video: $(STAMP)  ## train, evaluate and export the CNN+LSTM video model
 
 classify-video: $(STAMP)  ## label every frame of VIDEO=file|folder/|stream URL|camera index (MODEL SERVER OUT ARGS=--annotate)
 	@test -n "$(VIDEO)" || { echo "error: give the video: make classify-video VIDEO=path/to/clip.mp4 (or a folder, a stream URL, a camera index)" >&2; exit 2; }
-	$(PY) -m serving.classify_video "$(VIDEO)" --model $(MODEL) $(if $(SERVER),--server "$(SERVER)") $(if $(OUT),--out "$(OUT)") $(ARGS)
+	$(PY) -m serving.classify.video "$(VIDEO)" --model $(MODEL) $(if $(SERVER),--server "$(SERVER)") $(if $(OUT),--out "$(OUT)") $(ARGS)
 
 serve: $(STAMP)  ## serve every model under export/ over TF Serving's REST API on PORT
-	$(PY) -m serving.serve --port $(PORT) --host $(HOST) $(ARGS)
+	$(PY) -m serving.rest.serve --port $(PORT) --host $(HOST) $(ARGS)
 
 bench: $(STAMP)  ## run the benchmarks and print their ratios
 	$(PY) -m bench $(ARGS)

@@ -43,7 +43,7 @@ def format_table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     names = list(sys.argv[1:] if argv is None else argv)
-    available = sorted(module.name for module in pkgutil.iter_modules([os.path.dirname(__file__)]))
+    available = sorted(m.name for m in pkgutil.iter_modules([os.path.dirname(__file__)]) if not m.ispkg)
     available = [name for name in available if not name.startswith("_")]
     unknown = [name for name in names if name not in available]
     if unknown:

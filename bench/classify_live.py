@@ -1,8 +1,8 @@
 """classify-video on a live stream: ``python -m bench classify_live`` (or ``python -m bench.classify_live``).
 
-A stream served on loopback at real-time rate (``bench._mjpeg_server``: the frames of
+A stream served on loopback at real-time rate (``bench.support.mjpeg_server``: the frames of
 ../shared/data/videos/slow_traffic_small.mp4, or of a generated clip, as MJPEG over HTTP at 30 fps,
-127.0.0.1 only), classified by ``python -m serving.classify_video URL`` in a child process with the
+127.0.0.1 only), classified by ``python -m serving.classify.video URL`` in a child process with the
 video model. Prints the delay from each frame's arrival (the capture returning it) to its row
 flushed to frames.csv, as classify-video measures it (summary.json ``latency_ms``): median and 95th
 percentile, target p95 <= 100 ms; and frames served against rows written, target: no frame
@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from bench import classify_video as bench_classify
-from bench._mjpeg_server import MjpegServer
+from bench.support.mjpeg_server import MjpegServer
 
 BENCH = "classify_live"
 FPS = 30.0
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         frames = int(args.seconds * FPS)
         out = scratch / "live"
         with MjpegServer(source, fps=FPS, max_frames=frames) as server:
-            command = [sys.executable, "-m", "serving.classify_video", server.url, "--model", "video"]
+            command = [sys.executable, "-m", "serving.classify.video", server.url, "--model", "video"]
             command += ["--export-dir", str(export_root), "--out", str(out), "--retries", "0"]
             environment = {**os.environ, "PYTHONPATH": str(bench_classify.PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
             stop, seen = threading.Event(), []

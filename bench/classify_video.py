@@ -7,9 +7,9 @@ loops), both re-encoded with libx264 (``veryfast``, through PyAV) before timing;
 
 - raw OpenCV decode rate (``cv2.VideoCapture.read`` in a loop, nothing else; the faster of
   OpenCV's default decoder threads and one thread);
-- each stage's CPU cost per frame (``bench._stage_costs``: decode, resize, inference, draw + encode)
+- each stage's CPU cost per frame (``bench.support.stage_costs``: decode, resize, inference, draw + encode)
   and the ceiling it puts on any pipeline of these stages on this machine's cores;
-- end-to-end frames/s of ``python -m serving.classify_video`` (frames/s as the tool reports it: from
+- end-to-end frames/s of ``python -m serving.classify.video`` (frames/s as the tool reports it: from
   the first decoded frame until frames.csv and annotated.mp4 are complete; neither start-up and model
   loading nor what is written once per file after the last frame, about 0.25 s: timeline.png 0.22,
   index.html 0.04; the better of 2 runs): the default command (frames.csv, summary.json,
@@ -21,13 +21,13 @@ loops), both re-encoded with libx264 (``veryfast``, through PyAV) before timing;
   40 frames after the first) and, for information, a loop calling the SavedModel's signature once
   per frame (200 frames);
 - for reference, how near FFmpeg's own transcoder (the ``ffmpeg`` command: decode + x264, no Python)
-  gets to the same kind of ceiling for its two stages (``bench._ffmpeg_reference``; when an ``ffmpeg``
+  gets to the same kind of ceiling for its two stages (``bench.support.ffmpeg_reference``; when an ``ffmpeg``
   binary is found), which tells whether 0.85 is within this machine's reach at all;
-- peak memory (RSS high-water of the classify-video process, ``bench._peak_rss``) with ``--annotate`` for
+- peak memory (RSS high-water of the classify-video process, ``bench.support.peak_rss``) with ``--annotate`` for
   a 300-frame and a 3,000-frame (10x) generated video, target 10x <= 1.2x the short one.
 
 Models: the latest ``export/video`` and ``export/image`` when present (``--export-dir``), else tiny
-untrained stubs with the same signatures (``serving.stub_export``); the rows say which. Run time:
+untrained stubs with the same signatures (``serving.export.stub_export``); the rows say which. Run time:
 about 5.5 minutes on 2 quiet CPU cores.
 """
 
@@ -45,7 +45,7 @@ import time
 import cv2
 import numpy as np
 
-from bench import _ffmpeg_reference, _stage_costs
+from bench.support import ffmpeg_reference, stage_costs
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_VIDEO = PROJECT_ROOT.parent / "shared" / "data" / "videos" / "slow_traffic_small.mp4"
@@ -146,35 +146,35 @@ def paired_annotate_rates(video, models, export_dir, scratch) -> tuple[dict[str,
     as ``paired_rate`` does for raw decoding); and whether the annotated video's encoder is threaded."""
     pairs: dict[str, list] = {model: [] for model in models}
     for _ in range(RUNS):
-        costs, threaded = stage_costs(video, export_dir)
+        costs, threaded = measure_stage_costs(video, export_dir)
         for model in models:
             out = scratch / f"{video.stem}-{model}-annotated"
             fps = run_classify(video, model, export_dir, out, annotate=True)[0]["frames_per_second"]
-            pairs[model].append((fps, _stage_costs.ceiling_fps(costs, model, True, CORES, threaded), costs))
+            pairs[model].append((fps, stage_costs.ceiling_fps(costs, model, True, CORES, threaded), costs))
     return {model: max(runs, key=lambda run: run[0] / run[1]) for model, runs in pairs.items()}, threaded
 
 
-def stage_costs(video: pathlib.Path, export_dir: pathlib.Path) -> tuple[dict, bool]:
-    """CPU ms per frame of each classify-video stage (``bench._stage_costs``, in a process of its own),
+def measure_stage_costs(video: pathlib.Path, export_dir: pathlib.Path) -> tuple[dict, bool]:
+    """CPU ms per frame of each classify-video stage (``bench.support.stage_costs``, in a process of its own),
     and whether the annotated video's encoder is threaded (H.264)."""
-    command = [sys.executable, "-m", "bench._stage_costs", str(video), "--export-dir", str(export_dir)]
+    command = [sys.executable, "-m", "bench.support.stage_costs", str(video), "--export-dir", str(export_dir)]
     environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"bench._stage_costs failed: {result.stderr[-1500:]}")
+        raise RuntimeError(f"bench.support.stage_costs failed: {result.stderr[-1500:]}")
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     return measured["cpu_ms_per_frame"], measured["encoder"] == "h264"
 
 
 def run_classify(video, model, export_dir, out, annotate=True, annotate_scale=1.0) -> tuple[dict, float]:
     """Runs the command line in a child process; returns its summary and peak RSS in MiB (measured
-    by ``bench._peak_rss``: a child of this process, which has TensorFlow loaded, would otherwise
+    by ``bench.support.peak_rss``: a child of this process, which has TensorFlow loaded, would otherwise
     report this process's memory as its own)."""
-    command = [sys.executable, "-m", "serving.classify_video", str(video), "--model", model]
+    command = [sys.executable, "-m", "serving.classify.video", str(video), "--model", model]
     command += ["--export-dir", str(export_dir), "--out", str(out)]
     command += ["--annotate", "--annotate-scale", str(annotate_scale)] if annotate else []
     peak_file = out.parent / f"{out.name}.peak"
-    command = [sys.executable, "-m", "bench._peak_rss", str(peak_file), *command]
+    command = [sys.executable, "-m", "bench.support.peak_rss", str(peak_file), *command]
     environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     with open(out.parent / f"{out.name}.log", "w") as log:
         returncode = subprocess.run(command, cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=log).returncode
@@ -186,7 +186,7 @@ def run_classify(video, model, export_dir, out, annotate=True, annotate_scale=1.
 
 def naive_fps(video, model, export_dir, num_frames=NAIVE_FRAMES) -> float:
     """Decode, resize, one signature call per frame (what the batching replaces)."""
-    from serving import frame_classifiers, video_reader
+    from serving.classify import frame_classifiers, video_reader
 
     classifier = frame_classifiers.LocalClassifier(model, export_dir)
     capture = cv2.VideoCapture(str(video))
@@ -207,9 +207,10 @@ def naive_predict_fps(video, model, export_dir, num_frames=NAIVE_PREDICT_FRAMES)
     """Decode, resize, ``keras.Model.predict`` on one frame at a time (the loop users write first)."""
     import keras
 
-    from serving import export, frame_classifiers, video_reader
+    from serving.classify import frame_classifiers, video_reader
+    from serving.export import layout
 
-    version_dir = export.latest_version_dir(export_dir, model)
+    version_dir = layout.latest_version_dir(export_dir, model)
     endpoint = "stream" if model == "video" else "serving_default"
     import tensorflow as tf
 
@@ -247,18 +248,18 @@ def naive_predict_fps(video, model, export_dir, num_frames=NAIVE_PREDICT_FRAMES)
 
 def prepare_models(export_dir: pathlib.Path, scratch: pathlib.Path) -> tuple[pathlib.Path, dict[str, str]]:
     """The export root to use and, per model, whether it is the real export or a stub."""
-    from serving import export
+    from serving.export import layout
 
     root = scratch / "export"
     kinds = {}
     for name in ("video", "image"):
-        version_dir = export.latest_version_dir(export_dir, name)
+        version_dir = layout.latest_version_dir(export_dir, name)
         if version_dir is not None:
             (root / name).mkdir(parents=True)
             os.symlink(version_dir.resolve(), root / name / version_dir.name)
             kinds[name] = f"export {version_dir}"
         else:
-            from serving import stub_export
+            from serving.export import stub_export
 
             stub_export.export_stub(root, name, image_size=64)
             kinds[name] = "stub (untrained, 64x64; no trained export found)"
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for name, kind in kinds.items():
             row(f"model {name}", kind, "")
         videos = h264_sources(scratch, args.loops, max(1, args.loops // 2))
-        ffmpeg = _ffmpeg_reference.find_ffmpeg()
+        ffmpeg = ffmpeg_reference.find_ffmpeg()
         for position, video in enumerate(videos):
             decode_fps, num_frames = raw_decode_fps(video)
             label = f"{video.name} ({num_frames} frames)"
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 row(what, "skipped: no ffmpeg on PATH (or pip install imageio-ffmpeg)", "")
             else:
                 try:
-                    reference = _ffmpeg_reference.measure(ffmpeg, video, 900, CORES)
+                    reference = ffmpeg_reference.measure(ffmpeg, video, 900, CORES)
                 except RuntimeError as error:  # e.g. an ffmpeg built without libx264: the rest still counts
                     row(what, f"skipped: {error}", "")
                 else:

@@ -2,7 +2,7 @@
 
 Renders a video of consecutive moving-shape segments with per-frame ground truth
 (``shape_motion.render_long_video``: 40 segments of 16-24 frames, written to mp4 at 128x128),
-runs ``python -m serving.classify_video`` on it with ``--model video`` and ``--model image``, and
+runs ``python -m serving.classify.video`` on it with ``--model video`` and ``--model image``, and
 compares ``frames.csv`` with the truth, excluding the first 8 frames after each segment change
 (the hybrid needs a few frames to see a motion). Target: video >= 0.90, well above image (a
 single frame cannot show motion, and the image CNN's classes are shapes, not motions: it is the
@@ -21,8 +21,8 @@ import tempfile
 
 import numpy as np
 
-from pipelines.datasets import shape_motion
-from serving import export
+from pipelines.datasets.embedded import shape_motion
+from serving.export import layout
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCH = "long_video_accuracy"
@@ -44,7 +44,7 @@ def frame_accuracy(frames_csv: pathlib.Path, truth: list[str]) -> tuple[float, f
 def main(argv: list[str] | None = None, export_dir: str = "export") -> list[dict]:
     del argv
     rows = []
-    video_dir = export.latest_version_dir(PROJECT_ROOT / export_dir, "video")
+    video_dir = layout.latest_version_dir(PROJECT_ROOT / export_dir, "video")
     if video_dir is None:
         return [{"bench": BENCH, "metric": "skipped", "value": "no export/video: run make train-video first"}]
     frames, labels = shape_motion.render_long_video(seed=1, num_segments=40, size=128)
@@ -52,13 +52,13 @@ def main(argv: list[str] | None = None, export_dir: str = "export") -> list[dict
     with tempfile.TemporaryDirectory() as scratch:
         path = shape_motion.write_video(pathlib.Path(scratch) / "long.mp4", frames, fps=25)
         for model in ("video", "image"):
-            if export.latest_version_dir(PROJECT_ROOT / export_dir, model) is None:
+            if layout.latest_version_dir(PROJECT_ROOT / export_dir, model) is None:
                 continue
             out = pathlib.Path(scratch) / model
             command = [
                 sys.executable,
                 "-m",
-                "serving.classify_video",
+                "serving.classify.video",
                 str(path),
                 "--model",
                 model,

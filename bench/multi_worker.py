@@ -1,7 +1,7 @@
 """Multi-worker scaling on this machine: ``python -m bench multi_worker`` (or ``python -m bench.multi_worker``).
 
 Trains the default image CNN (48x48, batch 32 per worker) with the multi-worker loop of
-``--strategy multi_worker`` (pipelines.distributed_fit), started by pipelines.launcher on loopback
+``--strategy multi_worker`` (pipelines.training.distributed_fit), started by pipelines.training.launcher on loopback
 with one TensorFlow thread per worker, first as 1 worker and then as 2, and prints:
 
 - examples/s of 1 worker and of 2 (ratio: 2 workers over 1; 2.0 would be perfect scaling);
@@ -31,7 +31,8 @@ def worker(steps: int, repeats: int) -> None:
     import tensorflow as tf
 
     from models import cnn
-    from pipelines import cluster, distributed_fit, image
+    from pipelines import image
+    from pipelines.training import cluster, distributed_fit
 
     strategy = cluster.make_strategy(120.0)
     config = image.ImageConfig()
@@ -74,7 +75,17 @@ def worker(steps: int, repeats: int) -> None:
 def run_job(num_workers: int, steps: int, repeats: int) -> dict:
     command = [sys.executable, "-m", "bench.multi_worker", "--worker", "--steps", str(steps), "--repeats", str(repeats)]
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines.launcher", "--workers", str(num_workers), "--threads", "1", "--", *command],
+        [
+            sys.executable,
+            "-m",
+            "pipelines.training.launcher",
+            "--workers",
+            str(num_workers),
+            "--threads",
+            "1",
+            "--",
+            *command,
+        ],
         capture_output=True,
         text=True,
         timeout=900,

@@ -1,8 +1,8 @@
 """REST serving cost: ``python -m bench rest`` (or ``python -m bench.rest``).
 
-Starts the development server (``python -m serving.server --port 0``, loopback only) over the latest
+Starts the development server (``python -m serving.rest.server --port 0``, loopback only) over the latest
 ``export/video`` and ``export/image`` when present (``--export-dir``), else over tiny untrained stubs
-with the same signatures (``serving.stub_export``, 64x64); the first rows say which. Then, one client
+with the same signatures (``serving.export.stub_export``, 64x64); the first rows say which. Then, one client
 sending one request after another (as ``classify-video --server`` does), each measurement running
 for ``--seconds`` (default 2 s) after one untimed call:
 
@@ -13,7 +13,7 @@ for ``--seconds`` (default 2 s) after one untimed call:
 - image ``serving_default`` (raw uint8 ``images``) and ``encoded`` (JPEG ``image_bytes``), ``--chunk``
   images per request.
 
-Each through REST (``serving.client.Client``, JSON encode + HTTP + server decode + run + JSON back)
+Each through REST (``serving.rest.client.Client``, JSON encode + HTTP + server decode + run + JSON back)
 and in-process (the same signature's concrete function from ``tf.saved_model.load``, same inputs):
 requests/s, frames/s, the ratio REST / in-process, and request bytes per frame for each encoding.
 Frames are the first ``--chunk`` frames of ../shared/data/videos/slow_traffic_small.mp4 when present
@@ -46,9 +46,9 @@ BENCH = "rest"
 
 
 def start_server(export_root: pathlib.Path, log_path: pathlib.Path) -> tuple[subprocess.Popen, str]:
-    """``python -m serving.server`` on 127.0.0.1 and a free port; returns the process and its URL."""
+    """``python -m serving.rest.server`` on 127.0.0.1 and a free port; returns the process and its URL."""
     environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "serving.server", "--export-root", str(export_root), "--port", "0"]
+    command = [sys.executable, "-m", "serving.rest.server", "--export-root", str(export_root), "--port", "0"]
     log = open(log_path, "w")
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env=environment, stdout=subprocess.PIPE, stderr=log, text=True
@@ -84,7 +84,7 @@ def stop_server(process: subprocess.Popen) -> None:
 
 def read_frames(path: pathlib.Path, num_frames: int, image_size: int) -> np.ndarray:
     """The first ``num_frames`` frames, RGB uint8 ``(n, size, size, 3)``, resized as classify-video does."""
-    from serving import video_reader
+    from serving.classify import video_reader
 
     capture = cv2.VideoCapture(str(path))
     frames = []
@@ -114,14 +114,14 @@ def encode_jpeg(pixels: np.ndarray) -> np.ndarray:
 
 def encode_png(pixels: np.ndarray) -> np.ndarray:
     """RGB frames → PNG bytes (object array), as ``RestClassifier`` sends them by default."""
-    from serving import client
+    from serving.rest import client
 
     return client.encode_images(pixels, "png")
 
 
 def request_body(signature_name: str, inputs: dict) -> bytes:
     """The JSON body ``Client.predict`` sends for these inputs (columnar)."""
-    from serving import client
+    from serving.rest import client
 
     body = {"signature_name": signature_name, "inputs": {n: client._to_json_fragment(v) for n, v in inputs.items()}}
     return client._dumps(body)
@@ -138,7 +138,7 @@ def codec_rows(row, inputs: dict, input_dtypes: dict, seconds: float) -> None:
     ``parse_json`` + ``decode_predict_inputs`` (one Python object per element, as before issue 15), and
     the client's encoding (``json_arrays.dumps_int_array``) vs ``json.dumps(array.tolist())``.
     """
-    from serving import rest_codec
+    from serving.rest import rest_codec
 
     body = request_body("stream", inputs)
     frames = inputs["frames"].shape[1]
@@ -200,8 +200,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     import tensorflow as tf
 
     from bench.classify_video import generate_video, prepare_models
-    from serving import client as rest_client
-    from serving import export, frame_classifiers
+    from serving.classify import frame_classifiers
+    from serving.export import layout
+    from serving.rest import client as rest_client
 
     rows = []
 
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             client = rest_client.Client(url, timeout=60, retries=0)
             row("server", f"dev server {url}", "")
             for model_name in ("video", "image"):
-                version_dir = export.latest_version_dir(export_root, model_name)
+                version_dir = layout.latest_version_dir(export_root, model_name)
                 loaded = tf.saved_model.load(str(version_dir))
                 image_size = frame_classifiers.image_size_from_config(version_dir) or 64
                 pixels = read_frames(video, args.chunk, image_size)  # (chunk, size, size, 3)
@@ -289,7 +290,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 def classify_video_rows(row, video: pathlib.Path, export_root: pathlib.Path, url: str, scratch: pathlib.Path):
     """``classify-video`` on the same file in-process and through the server with each ``--encoding``."""
-    from serving import classify_video
+    from serving.classify import video as classify_video
 
     def frames_per_second(name: str, *options) -> float:
         """The better of 2 runs (other work on a shared machine only slows a run down)."""

@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     from models import video_cnn_rnn
     from pipelines import video
-    from pipelines.datasets import pipeline, shape_motion, video_sources
+    from pipelines.datasets import pipeline, video_sources
+    from pipelines.datasets.embedded import shape_motion
 
     config = video.VideoConfig().resolved()  # the model a default run trains (frame size 32, its filters)
     keras.utils.set_random_seed(0)

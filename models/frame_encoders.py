@@ -12,7 +12,7 @@ Both keep where things are in the frame (flatten, no global average pooling): mo
 is a change of position, and an LSTM on top of position-free features cannot see it. The
 backbones are always built with ``weights=None`` so the architecture follows from the config
 alone (the export rebuilds it without any download); pretrained weights are copied in afterwards
-(``pipelines.encoder_weights``).
+(``pipelines.training.encoder_weights``).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pipelines import cli
-from pipelines.errors import UserError
+from common import cli
+from common.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +41,7 @@ class CompareConfig:
 
     def validate(self) -> None:
         from models import text_rnn
-        from pipelines.datasets import chinese_reference
+        from pipelines.datasets.embedded import chinese_reference
 
         unknown = [cell for cell in self.cells if cell not in text_rnn.CELLS]
         if not self.cells or unknown:
@@ -63,7 +63,7 @@ PRESETS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.build_parser("python -m pipelines.compare_rnn", __doc__.splitlines()[0], CompareConfig, PRESETS)
     args = parser.parse_args(argv)
-    from pipelines import config as config_lib
+    from common import config as config_lib
 
     config = config_lib.resolve(PRESETS, args.preset, cli.overrides_from(args))
     compare(config, args.runs_dir)
@@ -74,12 +74,13 @@ def compare(config: CompareConfig, runs_dir: str) -> list[dict]:
     """Trains every cell at every distance; writes and returns one result row per (cell, distance)."""
     import tensorflow as tf
 
+    from common import config as config_lib
     from models import text_rnn
-    from pipelines import config as config_lib
-    from pipelines import text, training
+    from pipelines import text
     from pipelines.datasets import pipeline, text_sources
+    from pipelines.training import trainer
 
-    run_dir = training.make_run_dir(runs_dir, "compare_rnn")
+    run_dir = trainer.make_run_dir(runs_dir, "compare_rnn")
     config_lib.save(config, run_dir / "config.json")
     rows = []
     for distance in config.distances:
@@ -113,7 +114,7 @@ def compare(config: CompareConfig, runs_dir: str) -> list[dict]:
             tf.keras.utils.set_random_seed(config.seed)
             sub_dir = run_dir / f"{cell}-distance_{distance}"
             sub_dir.mkdir()
-            model, history, seconds = training.fit(
+            model, history, seconds = trainer.fit(
                 functools.partial(text_rnn.build_text_classifier, model_config, vocabulary, len(data.class_names)),
                 train,
                 validation,
@@ -122,8 +123,8 @@ def compare(config: CompareConfig, runs_dir: str) -> list[dict]:
                 tf.distribute.get_strategy(),
                 sub_dir / ".backup",
             )
-            probabilities, labels = training.predict_labels(model, test)
-            accuracy = training.classification_metrics(probabilities, labels, data.class_names)["accuracy"]
+            probabilities, labels = trainer.predict_labels(model, test)
+            accuracy = trainer.classification_metrics(probabilities, labels, data.class_names)["accuracy"]
             recurrent_parameters = sum(
                 int(layer.count_params()) for layer in model.layers if layer.name.startswith(cell)
             )
@@ -147,7 +148,7 @@ def write_outputs(rows: list[dict], config: CompareConfig, run_dir, num_classes:
     """results.csv (one row per cell and distance), results.md (one row per cell) and the plot."""
     import csv
 
-    from pipelines import plots
+    from pipelines.training import plots
 
     with open(run_dir / "results.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

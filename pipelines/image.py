@@ -14,10 +14,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pipelines import cli, datasets
-from pipelines import config as config_lib
-from pipelines.datasets import folders
-from pipelines.errors import UserError
+from common import cli
+from common import config as config_lib
+from common.errors import UserError
+from pipelines.datasets import checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +58,8 @@ class ImageConfig:
             raise UserError("pooling must be max or none")
         if self.epochs < 1 or self.batch_size < 1:
             raise UserError("epochs and batch_size must be positive")
-        folders.check_folder_dataset(self.dataset, "image")  # after the settings, before TensorFlow loads
-        datasets.check_tfds_name(self.dataset)
+        checks.check_folder_dataset(self.dataset, "image")  # after the settings, before TensorFlow loads
+        checks.check_tfds_name(self.dataset)
 
 
 PRESETS = {
@@ -91,8 +91,9 @@ def train_and_export(
     import tensorflow as tf
 
     from models import cnn
-    from pipelines import baselines, training
     from pipelines.datasets import image_sources, pipeline
+    from pipelines.evaluation import baselines
+    from pipelines.training import trainer
 
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
@@ -104,10 +105,10 @@ def train_and_export(
         group_pattern=config.group_pattern,
         split_files=config.split_files,
     )
-    run_dir = training.make_run_dir(runs_dir, "image")
+    run_dir = trainer.make_run_dir(runs_dir, "image")
     config_lib.save(config, run_dir / "config.json")
     if data.split_rows:
-        training.save_split_assignment(data.split_rows, run_dir / "splits.csv")
+        trainer.save_split_assignment(data.split_rows, run_dir / "splits.csv")
     logging.info("data: %s, classes %s, sizes %s", data.description, data.class_names, data.sizes)
 
     flip = keras.layers.RandomFlip("horizontal", seed=config.seed)
@@ -120,18 +121,18 @@ def train_and_export(
     validation = pipeline.batched(data.validation, training=False, **batch)
     test = pipeline.batched(data.test, training=False, **batch)
 
-    model, history, fit_seconds = training.fit(
+    model, history, fit_seconds = trainer.fit(
         lambda: cnn.build_image_classifier(config, len(data.class_names)),
         train,
         validation,
         config,
         run_dir,
         strategy,
-        training.backup_dir_for(runs_dir, "image", config),
+        trainer.backup_dir_for(runs_dir, "image", config),
     )
-    probabilities, labels = training.predict_labels(model, test)
+    probabilities, labels = trainer.predict_labels(model, test)
     metrics = {
-        "test": training.classification_metrics(probabilities, labels, data.class_names),
+        "test": trainer.classification_metrics(probabilities, labels, data.class_names),
         "fit_seconds": round(fit_seconds, 1),
         "epochs_run": len(history.get("loss", [])),
         "parameters": int(model.count_params()),
@@ -146,15 +147,15 @@ def train_and_export(
         train_images, train_labels, test_images, test_labels, seed=config.seed
     )
     if export_model:
-        from serving import image_export
+        from serving.export import image_export
 
         samples = test_images[np.linspace(0, len(test_images) - 1, min(8, len(test_images))).astype(int)]
         version_dir, differences = image_export.export_image_model(
             model, data.class_names, config_lib.to_dict(config), export_dir, samples
         )
         metrics["export"] = {"path": str(version_dir), "reload_max_difference": differences}
-    training.write_run_outputs(run_dir, config, metrics, history, data.class_names, "image CNN")
-    training.print_summary(metrics, run_dir)
+    trainer.write_run_outputs(run_dir, config, metrics, history, data.class_names, "image CNN")
+    trainer.print_summary(metrics, run_dir)
     return 0
 
 

@@ -17,9 +17,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pipelines import cli
-from pipelines import config as config_lib
-from pipelines.errors import UserError
+from common import cli
+from common import config as config_lib
+from common.errors import UserError
 
 CELLS = ("gru", "lstm", "simple_rnn")
 
@@ -74,8 +74,7 @@ class TextConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        from pipelines import datasets
-        from pipelines.datasets import groups, tables
+        from pipelines.datasets import checks, groups, tables
 
         groups.check_pattern(self.group_pattern)
         if self.cell not in CELLS:
@@ -98,7 +97,7 @@ class TextConfig:
             raise UserError(f"ngrams must be 1, 2 or 3, got {self.ngrams}")
         # The data checks last, after the settings, before TensorFlow loads.
         tables.check_labelled_table(self.dataset, self.text_column, self.label_column)
-        datasets.check_tfds_name(self.dataset)
+        checks.check_tfds_name(self.dataset)
 
 
 PRESETS = {
@@ -161,8 +160,9 @@ def train_and_export(
     import tensorflow as tf
 
     from models import text_rnn
-    from pipelines import baselines, training
     from pipelines.datasets import pipeline, text_sources
+    from pipelines.evaluation import baselines
+    from pipelines.training import trainer
 
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
@@ -178,10 +178,10 @@ def train_and_export(
     )
     # Resolve "auto" once, from the training text, and keep the resolved value in the saved config.
     config = dataclasses.replace(config, tokenize=text_rnn.choose_tokenize(data.texts["train"], config.tokenize))
-    run_dir = training.make_run_dir(runs_dir, "text")
+    run_dir = trainer.make_run_dir(runs_dir, "text")
     config_lib.save(config, run_dir / "config.json")
     if data.split_rows:
-        training.save_split_assignment(data.split_rows, run_dir / "splits.csv")
+        trainer.save_split_assignment(data.split_rows, run_dir / "splits.csv")
     logging.info("data: %s, classes %s, sizes %s", data.description, data.class_names, data.sizes)
 
     vocabulary = adapt_vocabulary(data.texts["train"], config.tokenize, config.max_tokens, config.ngrams)
@@ -193,19 +193,19 @@ def train_and_export(
     validation = pipeline.batched(data.dataset("validation"), training=False, **batch)
     test = pipeline.batched(data.dataset("test"), training=False, **batch)
 
-    model, history, fit_seconds = training.fit(
+    model, history, fit_seconds = trainer.fit(
         lambda: text_rnn.build_text_classifier(config, vocabulary, num_classes, wide=wide),
         train,
         validation,
         config,
         run_dir,
         strategy,
-        training.backup_dir_for(runs_dir, "text", config),
+        trainer.backup_dir_for(runs_dir, "text", config),
     )
-    probabilities, labels = training.predict_labels(model, test)
+    probabilities, labels = trainer.predict_labels(model, test)
     epochs_run = len(history.get("loss", []))
     metrics = {
-        "test": training.classification_metrics(probabilities, labels, data.class_names),
+        "test": trainer.classification_metrics(probabilities, labels, data.class_names),
         "fit_seconds": round(fit_seconds, 1),
         "epochs_run": epochs_run,
         "seconds_per_epoch": round(fit_seconds / max(1, epochs_run), 2),
@@ -228,7 +228,7 @@ def train_and_export(
         seed=config.seed,
     )
     if export_model:
-        from serving import text_export
+        from serving.export import text_export
 
         servable = text_export.cpu_servable(
             model, lambda: text_rnn.build_text_classifier(config, vocabulary, num_classes, use_cudnn=False, wide=wide)
@@ -239,8 +239,8 @@ def train_and_export(
             servable, data.class_names, config_lib.to_dict(config), export_dir, samples
         )
         metrics["export"] = {"path": str(version_dir), "reload_max_difference": differences}
-    training.write_run_outputs(run_dir, config, metrics, history, data.class_names, f"text {config.cell}")
-    training.print_summary(metrics, run_dir)
+    trainer.write_run_outputs(run_dir, config, metrics, history, data.class_names, f"text {config.cell}")
+    trainer.print_summary(metrics, run_dir)
     return 0
 
 

@@ -22,8 +22,8 @@ import math
 import sys
 from collections.abc import Sequence
 
-from pipelines import cli
-from pipelines.errors import UserError
+from common import cli
+from common.errors import UserError
 
 CELLS = ("gru", "lstm")
 NAME = "textgen"
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "python -m pipelines.textgen", __doc__.splitlines()[0] + " (see also: generate --help)", TextGenConfig, PRESETS
     )
     args = parser.parse_args(argv)
-    from pipelines import config as config_lib
+    from common import config as config_lib
 
     config = config_lib.resolve(PRESETS, args.preset, cli.overrides_from(args))
     strategy, runs_dir, export_model = cli.start_training(args)
@@ -140,7 +140,7 @@ def write_samples(run_dir, generator, config: TextGenConfig, prompts: list[str],
     """Generates from each prompt at each sample temperature; writes samples.txt; returns them and their stats."""
     import tensorflow as tf
 
-    from pipelines.datasets import chinese_sentences
+    from pipelines.datasets.embedded import chinese_sentences
 
     generate = tf.function(generator.generate)
     samples, lines_out = {}, []
@@ -177,16 +177,16 @@ def train_and_export(
     import keras
     import tensorflow as tf
 
+    from common import config as config_lib
     from models import char_rnn
-    from pipelines import config as config_lib
-    from pipelines import training
     from pipelines.datasets import corpus_sources, pipeline
-    from serving import textgen_export
+    from pipelines.training import trainer
+    from serving.export import textgen_export
 
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
     corpus = corpus_sources.load(config.dataset, config.text_column, config.seed, config.max_train_characters)
-    run_dir = training.make_run_dir(runs_dir, NAME)
+    run_dir = trainer.make_run_dir(runs_dir, NAME)
     config_lib.save(config, run_dir / "config.json")
 
     train_text = corpus.text("train")
@@ -205,14 +205,14 @@ def train_and_export(
     )
     test = pipeline.batched(corpus_sources.windows(ids["test"], config.sequence_length), training=False, **batch)
 
-    model, history, fit_seconds = training.fit(
+    model, history, fit_seconds = trainer.fit(
         lambda: char_rnn.build_char_rnn(config, vocabulary_size),
         train,
         validation,
         config,
         run_dir,
         strategy,
-        training.backup_dir_for(runs_dir, NAME, config),
+        trainer.backup_dir_for(runs_dir, NAME, config),
     )
     epochs_run = len(history.get("loss", []))
     evaluation = {}
@@ -247,7 +247,7 @@ def train_and_export(
             model, characters, config_lib.to_dict(config), export_dir, defaults, config.context_characters
         )
         metrics["export"] = {"path": str(version_dir), "reload_max_difference": differences}
-    training.write_run_outputs(run_dir, config, metrics, history, [], f"textgen {config.cell}")
+    trainer.write_run_outputs(run_dir, config, metrics, history, [], f"textgen {config.cell}")
     low = metrics["samples"][str(min(config.sample_temperatures))] if config.sample_temperatures else None
     print(
         json.dumps(
@@ -287,9 +287,9 @@ def generate_main(argv: Sequence[str]) -> int:
     parser.add_argument("--top-k", type=int, default=None, help="sample among the k most likely (0 = all)")
     parser.add_argument("--export-dir", default="export", help="TF Serving model base directory")
     args = parser.parse_args(argv)
-    from serving import export
+    from serving.export import layout
 
-    version_dir = export.latest_version_dir(args.export_dir, NAME)
+    version_dir = layout.latest_version_dir(args.export_dir, NAME)
     if version_dir is None:
         raise UserError(f"no textgen export under '{args.export_dir}/{NAME}/': run make train-textgen first")
     if args.length is not None and args.length < 0:

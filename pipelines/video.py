@@ -22,10 +22,10 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from pipelines import cli, datasets
-from pipelines import config as config_lib
-from pipelines.datasets import folders
-from pipelines.errors import UserError
+from common import cli
+from common import config as config_lib
+from common.errors import UserError
+from pipelines.datasets import checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,8 +186,8 @@ class VideoConfig:
             raise UserError("num_frames must be at least 2 and frame_stride at least 1")
         if self.epochs < 1 or self.batch_size < 1 or self.units < 1 or self.baseline_epochs < 0:
             raise UserError("epochs, batch_size and units must be positive")
-        folders.check_folder_dataset(self.dataset, "video")  # after the settings, before TensorFlow loads
-        datasets.check_tfds_name(self.dataset)
+        checks.check_folder_dataset(self.dataset, "video")  # after the settings, before TensorFlow loads
+        checks.check_tfds_name(self.dataset)
 
 
 PRESETS = {
@@ -242,7 +242,7 @@ def _train(config: VideoConfig, data, train, validation, run_dir: pathlib.Path, 
     weights came from.
     """
     from models import video_cnn_rnn
-    from pipelines import encoder_weights, training
+    from pipelines.training import encoder_weights, trainer
 
     loaded = {}
 
@@ -251,9 +251,9 @@ def _train(config: VideoConfig, data, train, validation, run_dir: pathlib.Path, 
         loaded["from"] = encoder_weights.load(model, config)
         return model
 
-    backup = training.backup_dir_for(runs_dir, "video", config)
+    backup = trainer.backup_dir_for(runs_dir, "video", config)
     if config.encoder_weights.strip().lower() in ("", "none") or not config.frozen_epochs:
-        model, history, seconds = training.fit(build_model, train, validation, config, run_dir, strategy, backup)
+        model, history, seconds = trainer.fit(build_model, train, validation, config, run_dir, strategy, backup)
         return model, history, seconds, loaded.get("from")
 
     def build_frozen():
@@ -264,14 +264,14 @@ def _train(config: VideoConfig, data, train, validation, run_dir: pathlib.Path, 
     frozen_dir = run_dir / "frozen_encoder"
     frozen_dir.mkdir()
     frozen_config = dataclasses.replace(config, epochs=config.frozen_epochs)
-    model, frozen_history, frozen_seconds = training.fit(
+    model, frozen_history, frozen_seconds = trainer.fit(
         build_frozen,
         train,
         validation,
         frozen_config,
         frozen_dir,
         strategy,
-        training.backup_dir_for(runs_dir, "video-frozen", frozen_config),
+        trainer.backup_dir_for(runs_dir, "video-frozen", frozen_config),
     )
     logging.info("fine-tuning the encoder at learning rate %g", config.fine_tune_learning_rate)
 
@@ -280,16 +280,17 @@ def _train(config: VideoConfig, data, train, validation, run_dir: pathlib.Path, 
         return model
 
     tune_config = dataclasses.replace(config, learning_rate=config.fine_tune_learning_rate)
-    model, history, seconds = training.fit(build_unfrozen, train, validation, tune_config, run_dir, strategy, backup)
+    model, history, seconds = trainer.fit(build_unfrozen, train, validation, tune_config, run_dir, strategy, backup)
     history = {key: frozen_history.get(key, []) + values for key, values in history.items()}
     return model, history, frozen_seconds + seconds, loaded.get("from")
 
 
 def _evaluate(model, make_predictor, config: VideoConfig, data, test) -> dict:
     """Clip metrics on the test clips and, for folders, per video and per frame over whole videos."""
-    from pipelines import training, video_evaluation
+    from pipelines.evaluation import video_evaluation
+    from pipelines.training import trainer
 
-    probabilities, labels = training.predict_labels(model, test)
+    probabilities, labels = trainer.predict_labels(model, test)
     metrics = video_evaluation.clip_metrics(probabilities, labels, data.class_names)
     if data.videos:
         metrics["video_accuracy"] = video_evaluation.video_accuracy(probabilities, labels, data.clip_videos["test"])
@@ -306,8 +307,9 @@ def train_and_export(
     import tensorflow as tf
 
     from models import video_cnn_rnn
-    from pipelines import baselines, training, video_evaluation
     from pipelines.datasets import video_sources
+    from pipelines.evaluation import baselines, video_evaluation
+    from pipelines.training import trainer
 
     config = config.resolved()
     keras.utils.set_random_seed(config.seed)
@@ -332,10 +334,10 @@ def train_and_export(
             data.sizes[split] = min(data.sizes[split], config.max_eval_examples)
             if data.clip_videos:
                 data.clip_videos[split] = data.clip_videos[split][: config.max_eval_examples]
-    run_dir = training.make_run_dir(runs_dir, "video")
+    run_dir = trainer.make_run_dir(runs_dir, "video")
     config_lib.save(config, run_dir / "config.json")
     if data.split_rows:
-        training.save_split_assignment(data.split_rows, run_dir / "splits.csv")
+        trainer.save_split_assignment(data.split_rows, run_dir / "splits.csv")
     logging.info("data: %s, classes %s, sizes %s", data.description, data.class_names, data.sizes)
 
     train, validation, test = _batches(config, data)
@@ -358,14 +360,14 @@ def train_and_export(
         baseline_dir = run_dir / "frame_baseline"
         baseline_dir.mkdir()
         baseline_config = dataclasses.replace(config, epochs=config.baseline_epochs)
-        baseline, _, baseline_seconds = training.fit(
+        baseline, _, baseline_seconds = trainer.fit(
             lambda: video_cnn_rnn.build_frame_baseline(config, num_classes),
             train,
             validation,
             baseline_config,
             baseline_dir,
             strategy,
-            training.backup_dir_for(runs_dir, "video-baseline", baseline_config),
+            trainer.backup_dir_for(runs_dir, "video-baseline", baseline_config),
         )
         baseline_metrics = _evaluate(baseline, lambda: video_evaluation.chunk_predictor(baseline), config, data, test)
         metrics["baseline"] = {
@@ -381,14 +383,14 @@ def train_and_export(
             seed=config.seed,
         )
     if export_model:
-        from serving import video_export
+        from serving.export import video_export
 
         sample = next(iter(data.test.batch(2)))[0].numpy()
         version_dir, differences = video_export.export_video_model(
             model, config, data.class_names, config_lib.to_dict(config), export_dir, sample
         )
         metrics["export"] = {"path": str(version_dir), "reload_max_difference": differences}
-    training.write_run_outputs(run_dir, config, metrics, history, data.class_names, f"video CNN+{config.cell.upper()}")
+    trainer.write_run_outputs(run_dir, config, metrics, history, data.class_names, f"video CNN+{config.cell.upper()}")
     _print_summary(metrics, run_dir)
     return 0
 

@@ -91,7 +91,7 @@ def refusals_without_tensorflow(
     process; returns the exit codes, whether TensorFlow got imported, and the ``error:`` lines of stderr."""
     script = (
         "import importlib, sys\n"
-        "from pipelines import cli\n"
+        "from common import cli\n"
         "modules = [importlib.import_module('pipelines.' + name) for name in sys.argv[1].split(',')]\n"
         "codes = [cli.run(m.main, ['--dataset', d]) for m in modules for d in sys.argv[2:]]\n"
         "print(codes, 'tensorflow' in sys.modules)\n"

@@ -1,11 +1,3 @@
-"""Dataset sources: embedded TFDS builders, folders, CSV files and ``tfds:NAME``."""
-
-
-def check_tfds_name(dataset: str) -> None:
-    """Refuses a ``DATASET=tfds:NAME`` that TFDS does not know, or that is neither prepared nor
-    downloadable; other values pass. The configs call it from ``validate``: TFDS looks names up without
-    TensorFlow, so the mistake fails in a second, not ten (``tfds_source`` is imported only then)."""
-    if dataset.startswith("tfds:"):
-        from pipelines.datasets import tfds_source
-
-        tfds_source.check_tfds_dataset(dataset[len("tfds:") :])
+"""Dataset sources: the embedded datasets (``embedded/``), folders of class folders, CSV/TSV files
+and ``tfds:NAME``, each as labelled splits; the one tf.data order (``pipeline``). May import
+``common`` only (the models' preprocessing is mirrored, not imported)."""

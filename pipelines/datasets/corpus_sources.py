@@ -15,13 +15,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pipelines.datasets import (
-    chinese_sentences,  # noqa: F401  (registers the embedded builder)
-    tables,
-    text_sources,
-    tfds_source,
-)
-from pipelines.errors import UserError
+from common.errors import UserError
+from pipelines.datasets import tables, text_sources, tfds_source
+from pipelines.datasets.embedded import chinese_sentences  # noqa: F401  (registers the embedded builder)
 
 SPLIT_NAMES = ("train", "validation", "test")
 EMBEDDED_NAME = "chinese_sentences"

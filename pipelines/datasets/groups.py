@@ -25,8 +25,8 @@ import re
 
 import numpy as np
 
+from common.errors import UserError
 from pipelines.datasets import splits
-from pipelines.errors import UserError
 
 SPLIT_NAMES = ("train", "validation", "test")
 UCF101_NAME = re.compile(r"^v_.+_(g\d+)_c\d+$", re.IGNORECASE)

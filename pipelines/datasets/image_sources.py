@@ -19,13 +19,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 import tqdm
 
-from pipelines.datasets import (
-    folders,
-    shapes_images,  # noqa: F401  (registers the embedded builder)
-    splits,
-    tfds_source,
-)
-from pipelines.errors import UserError
+from common.errors import UserError
+from pipelines.datasets import checks, splits, tfds_source
+from pipelines.datasets.embedded import shapes_images  # noqa: F401  (registers the embedded builder)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 EMBEDDED_NAME = "shapes_images"
@@ -73,7 +69,7 @@ def load(
         data = _from_tfds(dataset[len("tfds:") :], image_size)
     else:
         path = pathlib.Path(dataset).expanduser()
-        folders.check_folder_dataset(dataset, "image")
+        checks.check_folder_dataset(dataset, "image")
         if not path.is_dir():
             raise UserError(f"dataset '{dataset}' is a file: image datasets are folders with one sub-folder per class")
         data = _from_folder(path, image_size, seed, group_pattern, split_files)
@@ -136,7 +132,7 @@ def list_class_files(
     root: pathlib.Path, extensions: tuple[str, ...], kind: str
 ) -> tuple[list[str], list[pathlib.Path], np.ndarray]:
     """Lists ``root/<class>/<file>`` with the given extensions; classes sorted by name."""
-    class_dirs = folders.class_folders(root, kind)
+    class_dirs = checks.class_folders(root, kind)
     class_names, paths, labels = [], [], []
     for class_dir in class_dirs:
         files = sorted(

@@ -19,9 +19,8 @@ DEFAULT_NAMES = ("shapes_images", "moving_shapes", "chinese_reference/distance_4
 def _prepare(name: str) -> tuple[str, int, float, str]:
     start = time.perf_counter()
     code = (
-        "import sys; from pipelines import cli; cli.import_tensorflow_quietly(); "
-        "from pipelines.datasets import image_sources, moving_shapes, text_sources, tfds_source; "
-        "tfds_source.prepared_builder(sys.argv[1])"
+        "import sys; from common import cli; cli.import_tensorflow_quietly(); "
+        "from pipelines.datasets import tfds_source; tfds_source.prepared_builder(sys.argv[1])"
     )
     result = subprocess.run([sys.executable, "-c", code, name], capture_output=True, text=True)
     return name, result.returncode, time.perf_counter() - start, result.stderr.strip().splitlines()[-1:]

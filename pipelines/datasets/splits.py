@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.errors import UserError
+from common.errors import UserError
 
 
 def stratified_split(

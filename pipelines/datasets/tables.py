@@ -18,8 +18,8 @@ import re
 
 import numpy as np
 
+from common.errors import UserError
 from pipelines.datasets import splits
-from pipelines.errors import UserError
 
 # A quoted field that runs on for more physical lines than this is a stray quote, not a paragraph.
 _MAX_LINES_PER_RECORD = 50

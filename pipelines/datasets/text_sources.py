@@ -15,14 +15,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pipelines.datasets import (
-    chinese_reference,  # noqa: F401  (registers the embedded builder)
-    image_sources,
-    splits,
-    tables,
-    tfds_source,
-)
-from pipelines.errors import UserError
+from common.errors import UserError
+from pipelines.datasets import image_sources, splits, tables, tfds_source
+from pipelines.datasets.embedded import chinese_reference  # noqa: F401  (registers the embedded builder)
 
 TEXT_EXTENSIONS = (".txt",)
 SPLIT_NAMES = ("train", "validation", "test")

@@ -11,7 +11,7 @@ import socket
 
 import tensorflow_datasets as tfds
 
-from pipelines.errors import UserError
+from common.errors import UserError
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "tfds"
@@ -79,12 +79,6 @@ def _available_builder(name: str) -> tfds.core.DatasetBuilder:
     """The builder of the first known data dir where ``name`` is prepared, else one for :func:`data_dir`
     that can prepare it (an embedded builder, or a public dataset with the network up)."""
     # The embedded builders register themselves on import (numpy and OpenCV, no TensorFlow).
-    from pipelines.datasets import (  # noqa: F401
-        chinese_reference,
-        chinese_sentences,
-        moving_shapes,
-        shapes_images,
-    )
 
     try:
         for directory in _candidate_dirs():

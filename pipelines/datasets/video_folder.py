@@ -20,8 +20,8 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from common.errors import UserError
 from pipelines.datasets import frame_cache, groups, image_sources, splits, video_sources
-from pipelines.errors import UserError
 
 
 def segment_starts(num_video_frames: int, num_frames: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,14 +24,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
-from pipelines.datasets import (  # noqa: E402
-    folders,
-    frame_cache,
-    image_sources,
-    moving_shapes,
-    tfds_source,
-)
-from pipelines.errors import UserError  # noqa: E402
+from common.errors import UserError  # noqa: E402
+from pipelines.datasets import checks, frame_cache, image_sources, tfds_source
+from pipelines.datasets.embedded import moving_shapes
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 EMBEDDED_NAME = "moving_shapes"
@@ -82,7 +77,7 @@ def load(
         data = _from_tfds(dataset[len("tfds:") :], num_frames, frame_size, stride, seed)
     else:
         path = pathlib.Path(dataset).expanduser()
-        folders.check_folder_dataset(dataset, "video")
+        checks.check_folder_dataset(dataset, "video")
         if not path.is_dir():
             raise UserError(f"dataset '{dataset}' is a file: video datasets are folders with one sub-folder per class")
         from pipelines.datasets import video_folder

@@ -32,8 +32,8 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
-from pipelines import cli
-from pipelines.errors import UserError
+from common import cli
+from common.errors import UserError
 
 SECTIONS = (1, 2, 3, 4, 5)
 
@@ -152,7 +152,7 @@ def build_parser() -> cli.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from pipelines import config as config_lib
+    from common import config as config_lib
 
     config = config_lib.resolve(PRESETS, args.preset, cli.overrides_from(args))
     cli.import_tensorflow_quietly()  # after the config is checked: bad settings fail before TensorFlow loads

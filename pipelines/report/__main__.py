@@ -2,7 +2,7 @@
 
 import sys
 
-from pipelines import cli
+from common import cli
 from pipelines.report import main
 
 sys.exit(cli.run(main))

@@ -32,8 +32,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-from pipelines import cli
-from pipelines.errors import UserError
+from common import cli
+from common.errors import UserError
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER_ENV = "REPORT_BROWSER"
@@ -159,7 +159,7 @@ def run_wrapper(
     browser: str, page: pathlib.Path, wrapper_html: str, timeout: float = 60, virtual_time_ms: int | None = None
 ) -> dict:
     """Opens ``wrapper_html`` (a page that loads ``page`` and writes JSON into ``<pre id="result">``)
-    in headless ``browser`` with no network; returns that JSON. Also used by ``serving.video_page_check``.
+    in headless ``browser`` with no network; returns that JSON. Also used by ``serving.classify.video_page_check``.
 
     ``virtual_time_ms`` replaces the virtual-time budget (15,000 ms): the longest the wrapper's own
     timers may wait. Raises UserError when the browser fails, hangs past ``timeout`` seconds (it is killed), reports

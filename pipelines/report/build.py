@@ -11,8 +11,8 @@ import platform
 import time
 import traceback
 
-from pipelines import config as config_lib
-from pipelines.errors import UserError
+from common import config as config_lib
+from common.errors import UserError
 from pipelines.report import browser_check, render, sections
 from pipelines.report.content import new_section
 
@@ -24,10 +24,10 @@ def build_report(config, runs_dir: str | pathlib.Path, preset_name: str = "") ->
     broken experiment does not hide the rest; the page says so, and :func:`failures` names it for
     the command, which then fails (an experiment that crashes is not an inconclusive one).
     """
-    from pipelines import training
+    from pipelines.training import trainer
 
     runs_dir = pathlib.Path(runs_dir)
-    report_dir = training.make_run_dir(runs_dir, "report")
+    report_dir = trainer.make_run_dir(runs_dir, "report")
     figures_dir = report_dir / "figures"
     figures_dir.mkdir()
     config_lib.save(config, report_dir / "config.json")

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from pipelines import cluster
-from pipelines.errors import UserError
+from common.errors import UserError
+from pipelines.training import cluster
 from tests.conftest import run_module
 
 

@@ -9,7 +9,7 @@ from tests.conftest import PROJECT_ROOT
 SCRIPT = """
 import pathlib, tempfile, types
 import keras, numpy as np, tensorflow as tf
-from pipelines import distributed_fit
+from pipelines.training import distributed_fit
 
 strategy = tf.distribute.MultiWorkerMirroredStrategy()  # no TF_CONFIG: one local worker
 

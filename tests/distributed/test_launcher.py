@@ -1,4 +1,4 @@
-"""pipelines.launcher: one TF_CONFIG per worker, prefixed lines, and no worker left behind."""
+"""pipelines.training.launcher: one TF_CONFIG per worker, prefixed lines, and no worker left behind."""
 
 import json
 import os
@@ -29,7 +29,17 @@ time.sleep(120)
 
 def launch(*worker_args, workers=2):
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.launcher", "--workers", str(workers), "--", sys.executable, "-c", WORKER]
+        [
+            sys.executable,
+            "-m",
+            "pipelines.training.launcher",
+            "--workers",
+            str(workers),
+            "--",
+            sys.executable,
+            "-c",
+            WORKER,
+        ]
         + list(worker_args),
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,

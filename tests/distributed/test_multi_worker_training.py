@@ -23,7 +23,7 @@ def launch_command(root, *flags, workers=2):
     return [
         sys.executable,
         "-m",
-        "pipelines.launcher",
+        "pipelines.training.launcher",
         "--workers",
         str(workers),
         "--",
@@ -139,7 +139,7 @@ def test_a_peer_that_never_comes_up_is_one_line_within_the_timeout(tmp_path):
 
 @pytest.mark.slow
 def test_the_survivor_of_a_worker_dying_mid_run_stops_with_one_line_in_bounded_time(tmp_path):
-    from pipelines import launcher
+    from pipelines.training import launcher
 
     ports = launcher.free_ports(2)
     workers = []

@@ -2,8 +2,9 @@
 
 import pytest
 
-from pipelines import config, image
-from pipelines.errors import UserError
+from common import config
+from common.errors import UserError
+from pipelines import image
 
 
 def test_overrides_are_parsed_into_field_types():

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from pipelines.datasets import image_sources, splits
-from pipelines.errors import UserError
 
 
 def write_images(root, counts, size=(30, 20)):

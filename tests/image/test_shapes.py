@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipelines.datasets import shapes
+from pipelines.datasets.embedded import shapes
 
 
 @pytest.mark.parametrize("kind", shapes.SHAPES)

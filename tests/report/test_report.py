@@ -160,7 +160,7 @@ def test_synthetic_report_displays_offline_in_headless_chromium(tmp_path):
 
 @needs_browser
 def test_browser_check_reports_broken_and_remote_images(tmp_path):
-    from pipelines.errors import UserError
+    from common.errors import UserError
     from pipelines.report import browser_check, build
 
     report_dir = _synthetic_report(tmp_path)
@@ -200,7 +200,7 @@ def test_browser_check_without_a_browser_says_how_to_install_one(tmp_path, monke
 
 
 def test_browser_check_kills_a_hung_browser(tmp_path):
-    from pipelines.errors import UserError
+    from common.errors import UserError
     from pipelines.report import browser_check
 
     hung = tmp_path / "hung-browser"
@@ -302,7 +302,8 @@ def test_motion_section_rebuilds_the_model_its_default_preset_run_trained(tmp_pa
 
 
 def test_a_section_that_crashes_fails_the_command_in_one_line(tmp_path, monkeypatch, capsys):
-    from pipelines import cli, report
+    from common import cli
+    from pipelines import report
     from pipelines.report import sections
 
     def crash(config, runs_dir, figures_dir):

@@ -103,9 +103,9 @@ def export_root(tmp_path_factory):
 
 
 def start_server(export_root, *extra_args) -> tuple[subprocess.Popen, str]:
-    """Starts `python -m serving.server` on a free port; returns the process and its base URL."""
+    """Starts `python -m serving.rest.server` on a free port; returns the process and its base URL."""
     environment = dict(os.environ, PYTHONPATH=REPOSITORY_ROOT, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    command = [sys.executable, "-m", "serving.server", "--export-root", str(export_root), "--port", "0"]
+    command = [sys.executable, "-m", "serving.rest.server", "--export-root", str(export_root), "--port", "0"]
     process = subprocess.Popen(
         command + list(extra_args),
         cwd=REPOSITORY_ROOT,
@@ -147,8 +147,8 @@ def server_url(export_root):
 
 @pytest.fixture(scope="module")
 def stub_exports(tmp_path_factory):
-    """An export root with ``serving.stub_export``'s untrained ``video`` and ``image`` models (16x16 input)."""
-    from serving import stub_export
+    """An export root with ``serving.export.stub_export``'s untrained ``video`` and ``image`` models (16x16 input)."""
+    from serving.export import stub_export
 
     root = tmp_path_factory.mktemp("stub_export")
     for name in ("video", "image"):

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from bench._mjpeg_server import MjpegServer
-from serving import classify_video
+from bench.support.mjpeg_server import MjpegServer
+from serving.classify import video as classify_video
 from tests.conftest import run_module
 
 
@@ -142,7 +142,7 @@ def test_bad_sources_exit_2_with_one_line(video, message, tmp_path, stub_exports
             (folder / "readme.txt").write_text("hello\n")
         video = str(folder)
     started = time.monotonic()
-    result = run_module("serving.classify_video", video, "--export-dir", str(stub_exports), timeout=60)
+    result = run_module("serving.classify.video", video, "--export-dir", str(stub_exports), timeout=60)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
     assert time.monotonic() - started < 30  # before the model loads

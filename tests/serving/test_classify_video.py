@@ -1,4 +1,4 @@
-"""classify-video end to end on generated clips and stub exports (serving/stub_export.py)."""
+"""classify-video end to end on generated clips and stub exports (serving/export/stub_export.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from serving import classify_video, frame_classifiers, stub_export, video_decode, video_page, video_reader
+from serving.classify import frame_classifiers, video_decode, video_page, video_reader
+from serving.classify import video as classify_video
+from serving.export import stub_export
 from tests.conftest import SHARED_DATA, run_module
 
 IMAGE_SIZE = 16  # the stub_exports fixture's input size
@@ -78,7 +80,7 @@ def read_rows(out):
 def test_video_model_writes_every_output(stub_exports, clip, tmp_path):
     out = tmp_path / "out"
     result = run_module(
-        "serving.classify_video", str(clip), "--model", "video", "--export-dir", str(stub_exports),
+        "serving.classify.video", str(clip), "--model", "video", "--export-dir", str(stub_exports),
         "--out", str(out), "--batch-size", "7",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -145,7 +147,7 @@ def test_image_model_on_truncated_grayscale_avi(stub_exports, tmp_path):
     assert 0 < decoded < 60
     out = tmp_path / "out"
     result = run_module(
-        "serving.classify_video", str(truncated), "--model", "image", "--export-dir", str(stub_exports),
+        "serving.classify.video", str(truncated), "--model", "image", "--export-dir", str(stub_exports),
         "--out", str(out), "--no-annotate", "--smooth", "3",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -171,7 +173,7 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, clip):
     elif case == "threads":
         video, extra = clip, ["--threads", "-1"]
     result = run_module(
-        "serving.classify_video", str(video), "--export-dir", str(export_dir), "--out", str(tmp_path / "o"), *extra,
+        "serving.classify.video", str(video), "--export-dir", str(export_dir), "--out", str(tmp_path / "o"), *extra,
         timeout=60,
     )  # fmt: skip
     assert result.returncode == 2
@@ -251,19 +253,19 @@ def test_annotated_writer_keeps_every_frame_at_the_asked_size(tmp_path, scale, s
 
 
 def test_stage_costs_measure_every_stage_and_bound_the_speed(stub_exports, clip):
-    from bench import _stage_costs
+    from bench.support import stage_costs
 
     threads = cv2.getNumThreads()
     try:
-        result = _stage_costs.measure(clip, stub_exports, num_frames=20)
+        result = stage_costs.measure(clip, stub_exports, num_frames=20)
     finally:
         cv2.setNumThreads(threads)
     costs = result["cpu_ms_per_frame"]
     assert set(costs) == {"decode", "draw_and_encode", "resize_video", "infer_video", "resize_image", "infer_image"}
     assert result["frames"] == 20 and all(value > 0 for value in costs.values())
-    plain = _stage_costs.ceiling_fps(costs, "video", annotate=False, cores=2)
+    plain = stage_costs.ceiling_fps(costs, "video", annotate=False, cores=2)
     assert plain == pytest.approx(2000 / (costs["decode"] + costs["resize_video"] + costs["infer_video"]))
-    assert _stage_costs.ceiling_fps(costs, "video", annotate=True, cores=2) < plain
+    assert stage_costs.ceiling_fps(costs, "video", annotate=True, cores=2) < plain
 
 
 REAL_VIDEOS = ["v_ApplyEyeMakeup_g01_c01.avi", "hmdb51_drink.mp4", "slow_traffic_small.mp4"]

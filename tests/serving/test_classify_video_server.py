@@ -1,8 +1,8 @@
 """classify-video with ``--server`` against the development server equals the in-process run, frame for frame.
 
-Stub exports (serving/stub_export.py) and a generated clip; the server is a real ``python -m serving.server``
-on a free port, the classify-video runs call ``serving.classify_video.main`` in this process (the same code
-as the command line, without another TensorFlow start-up).
+Stub exports (serving/export/stub_export.py) and a generated clip; the server is a real
+``python -m serving.rest.server`` on a free port, the classify-video runs call ``serving.classify.video.main``
+in this process (the same code as the command line, without another TensorFlow start-up).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from conftest import start_server, stop_server
 
-from serving import classify_video, stub_export
+from serving.classify import video as classify_video
+from serving.export import stub_export
 
 IMAGE_SIZE = 16  # the stub_exports fixture's input size
 CLASS_NAMES = list(stub_export.DEFAULT_CLASS_NAMES)
@@ -120,7 +121,7 @@ def test_jpeg_image_frames_run_and_report_fps(in_process, stub_server, stub_expo
 
 def test_a_folder_through_the_server_equals_in_process_file_by_file(in_process, stub_server, clip, tmp_path):
     """One server, two videos: each file's rows equal the in-process run (state reset between files)."""
-    from serving import classify_folder
+    from serving.classify import folder as classify_folder
 
     folder = tmp_path / "videos"
     folder.mkdir()
@@ -142,7 +143,7 @@ def test_a_folder_through_the_server_equals_in_process_file_by_file(in_process, 
 
 
 def test_a_live_stream_through_the_server(stub_server, clip, tmp_path):
-    from bench._mjpeg_server import MjpegServer
+    from bench.support.mjpeg_server import MjpegServer
 
     out = tmp_path / "live"
     with MjpegServer(clip, fps=30) as server:

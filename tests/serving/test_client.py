@@ -1,4 +1,4 @@
-"""serving.client against the development server."""
+"""serving.rest.client against the development server."""
 
 import socket
 import time
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import IMAGE_CLASS_NAMES
 
-from serving import client as client_module
+from serving.rest import client as client_module
 
 
 def solid_images(*colors) -> np.ndarray:

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from models import cnn
 from pipelines import image
-from serving import image_export, video_export
+from serving.export import image_export, video_export
 
 SIZES = [(50, 70), (200, 300)]
 

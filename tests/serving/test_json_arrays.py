@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from serving import json_arrays
+from serving.rest import json_arrays
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from serving.prefetch import prefetch
+from serving.classify.prefetch import prefetch
 
 
 def test_items_come_in_order_with_their_result():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from serving import rest_codec, rest_response
-from serving.rest_codec import ServingError
+from serving.rest import rest_codec, rest_response
+from serving.rest.rest_codec import ServingError
 
 IMAGES = {"images": tf.uint8}
 COMBINE = {"x": tf.float32, "offset": tf.int32}

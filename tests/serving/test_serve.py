@@ -1,4 +1,4 @@
-"""serving.serve: which server `make serve` starts, with which flags, and the container config."""
+"""serving.rest.serve: which server `make serve` starts, with which flags, and the container config."""
 
 import os
 import re
@@ -7,7 +7,7 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving import serve
+from serving.rest import serve
 
 MODELS_CONFIG = """model_config_list {
   config {
@@ -102,7 +102,7 @@ def test_docker_runs_the_matching_image_on_host_and_port(export_root, monkeypatc
 def test_falls_back_to_the_development_server(export_root, monkeypatch, capsys):
     monkeypatch.setattr(serve.shutil, "which", lambda name: None)
     monkeypatch.setattr(serve, "docker_answers", lambda: False)
-    from serving import server
+    from serving.rest import server
 
     calls = []
     monkeypatch.setattr(server, "main", lambda argv: calls.append(argv) or 0)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from pipelines.report import browser_check
-from serving import video_page, video_page_check
-from serving.annotated_writer import AnnotatedWriter, h264_available
-from serving.classify_outputs import Rows, Segments, Timeline
+from serving.classify import video_page, video_page_check
+from serving.classify.annotated_writer import AnnotatedWriter, h264_available
+from serving.classify.outputs import Rows, Segments, Timeline
 
 CLASSES = ["circle", "square", "triangle"]
 RUNS = [(0, 10), (1, 15), (2, 11), (0, 6)]  # (class, frames): four segments, the first label twice

@@ -6,7 +6,8 @@ import tensorflow as tf
 from conftest import TextModel, save_model
 from tensorflow_serving.apis import prediction_log_pb2
 
-from serving import model_repository, warmup
+from serving.export import warmup
+from serving.rest import model_repository
 
 
 def test_warmup_file_is_a_tfrecord_of_prediction_logs(tmp_path):

@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from pipelines.datasets import chinese_reference
+from pipelines.datasets.embedded import chinese_reference
 
 
 def sentences(count: int, distance: int = 3, seed: int = 0) -> tuple[list[str], list[str]]:

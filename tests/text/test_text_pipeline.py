@@ -8,7 +8,8 @@ import pytest
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
-from pipelines import cli, text
+from common import cli
+from pipelines import text
 from tests.conftest import run_module
 from tests.text.conftest import sentences
 

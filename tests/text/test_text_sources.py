@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.datasets import chinese_reference, tables, text_sources
-from pipelines.errors import UserError
+from common.errors import UserError
+from pipelines.datasets import tables, text_sources
+from pipelines.datasets.embedded import chinese_reference
 
 
 def rows(count: int, labels=("好评", "差评")) -> str:

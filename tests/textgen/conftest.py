@@ -13,7 +13,7 @@ import types
 
 import pytest
 
-from pipelines.datasets import chinese_sentences
+from pipelines.datasets.embedded import chinese_sentences
 from tests.conftest import PROJECT_ROOT, run_module
 
 
@@ -59,9 +59,9 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server_url(trained):
-    """A development server (``python -m serving.server``) on a free port over the tiny export."""
+    """A development server (``python -m serving.rest.server``) on a free port over the tiny export."""
     environment = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    command = [sys.executable, "-m", "serving.server", "--export-root", str(trained.export_root), "--port", "0"]
+    command = [sys.executable, "-m", "serving.rest.server", "--export-root", str(trained.export_root), "--port", "0"]
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )

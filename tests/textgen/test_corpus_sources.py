@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.datasets import chinese_sentences, corpus_sources
-from pipelines.errors import UserError
+from common.errors import UserError
+from pipelines.datasets import corpus_sources
+from pipelines.datasets.embedded import chinese_sentences
 
 
 def test_embedded_grammar_is_deterministic_and_recognises_its_own_sentences():

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from models import char_rnn
-from serving import textgen_export
+from serving.export import textgen_export
 
 CHARACTERS = ["\n", "我", "喜", "欢", "学", "习", "编", "程", "。"]
 

@@ -9,7 +9,8 @@ import urllib.request
 
 from tensorflow.core.protobuf import saved_model_pb2
 
-from pipelines import cli, textgen
+from common import cli
+from pipelines import textgen
 from tests.conftest import run_module
 
 # Runs in a fresh interpreter that imports only TensorFlow: the export must stand on its own.

@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from pipelines.datasets import shape_motion
+from pipelines.datasets.embedded import shape_motion
 
 
 def make_tiny_config(**changes) -> types.SimpleNamespace:

@@ -9,10 +9,10 @@ import keras
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from models import frame_encoders, video_cnn_rnn
-from pipelines import encoder_weights
 from pipelines.datasets import tfds_source
-from pipelines.errors import UserError
+from pipelines.training import encoder_weights
 
 
 def _stream_equals_whole(model, config, frames, chunk=3):

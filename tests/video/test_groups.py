@@ -8,8 +8,8 @@ import pathlib
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from pipelines.datasets import groups, splits
-from pipelines.errors import UserError
 
 
 def _ucf101_folder(root: pathlib.Path, classes=("ApplyEyeMakeup", "Biking", "Typing"), num_groups=25, clips=4):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines.datasets import moving_shapes, shape_motion
+from pipelines.datasets.embedded import moving_shapes, shape_motion
 
 
 @pytest.mark.parametrize("motion", shape_motion.MOTIONS)

@@ -7,7 +7,8 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from pipelines.datasets import frame_cache, shape_motion, video_augment, video_folder, video_sources
+from pipelines.datasets import frame_cache, video_augment, video_folder, video_sources
+from pipelines.datasets.embedded import shape_motion
 
 
 def _numbered_video(path, num_frames=60, size=16):

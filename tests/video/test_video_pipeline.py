@@ -98,7 +98,7 @@ def _ucf101_style_folder(root, motions=("left", "grow"), num_groups=6, clips=2, 
     """Generated motion clips named as UCF101 names them: v_<Class>_g<NN>_c<NN>.avi (groups recognised)."""
     import numpy as np
 
-    from pipelines.datasets import shape_motion
+    from pipelines.datasets.embedded import shape_motion
 
     rng = np.random.default_rng(0)
     for motion in motions:
@@ -129,7 +129,7 @@ def test_grouped_folder_run_reports_per_video_whole_video_and_classical_metrics(
     whole-video and classical metrics; the resolved frame size and pixel difference saved."""
     import csv
 
-    from pipelines import config as config_lib
+    from common import config as config_lib
     from pipelines import video
 
     data = _ucf101_style_folder(tmp_path / "clips")
@@ -158,8 +158,8 @@ def test_grouped_folder_run_reports_per_video_whole_video_and_classical_metrics(
 def test_automatic_settings_follow_the_data():
     """Folders and tfds: 16 px grey frames, 30 epochs and no early stop; the embedded clips: 32 px RGB,
     10 epochs, patience 5; RGB whenever a pretrained or RGB-only encoder is used."""
+    from common.errors import UserError
     from pipelines import video
-    from pipelines.errors import UserError
 
     embedded, folder = video.VideoConfig().resolved(), video.VideoConfig(dataset="clips/").resolved()
     assert (embedded.frame_size, embedded.color, embedded.epochs, embedded.patience) == (32, "on", 10, 5)

@@ -7,8 +7,9 @@ import logging
 import numpy as np
 import pytest
 
-from pipelines.datasets import moving_shapes, shape_motion, video_sources
-from pipelines.errors import UserError
+from common.errors import UserError
+from pipelines.datasets import video_sources
+from pipelines.datasets.embedded import moving_shapes, shape_motion
 
 
 def _numbered_video(path, num_frames=20, size=16):

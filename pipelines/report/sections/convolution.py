@@ -34,7 +34,8 @@ def _photo(config) -> tuple[np.ndarray, str]:
     """A real photo (a frame from the middle of a shared video, or the file given), else a generated scene."""
     import cv2
 
-    from pipelines.datasets import image_sources, shapes
+    from pipelines.datasets import image_sources
+    from pipelines.datasets.embedded import shapes
 
     candidates = []
     if config.photo:

@@ -47,8 +47,10 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     import keras
 
     from models import text_rnn, video_cnn_rnn
-    from pipelines import text, training, video
-    from pipelines.datasets import shape_motion, text_sources
+    from pipelines import text, video
+    from pipelines.datasets import text_sources
+    from pipelines.datasets.embedded import shape_motion
+    from pipelines.training import trainer
 
     section = new_section(4)
     start = time.perf_counter()
@@ -147,7 +149,7 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
                 f"{times['gru']['predict'] * 1e3:.1f} / {times['lstm']['predict'] * 1e3:.1f} = {ratio['predict']:.2f}",
             ]
         )
-    measurement_dir = training.make_run_dir(runs_dir, "gru_vs_lstm")
+    measurement_dir = trainer.make_run_dir(runs_dir, "gru_vs_lstm")
     (measurement_dir / "results.json").write_text(
         json.dumps(
             {

@@ -107,6 +107,6 @@ def _chance_from(results_md: str) -> str:
 
 
 def _compare_test_size() -> int:
-    from pipelines.datasets import chinese_reference
+    from pipelines.datasets.embedded import chinese_reference
 
     return chinese_reference.SPLIT_SIZES["test"]

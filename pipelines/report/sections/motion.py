@@ -16,10 +16,11 @@ from pipelines.report.sections import common
 
 
 def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
+    from common import config as config_lib
     from models import video_cnn_rnn
-    from pipelines import config as config_lib
-    from pipelines import training, video
-    from pipelines.datasets import shape_motion
+    from pipelines import video
+    from pipelines.datasets.embedded import shape_motion
+    from pipelines.training import trainer
 
     section = new_section(5)
     start = time.perf_counter()
@@ -122,7 +123,7 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
         "CNN+RNN, 4+ frames after a cut": float((hybrid_labels == truth)[settled].mean()),
         "frame-only CNN, 4+ frames after a cut": float((baseline_labels == truth)[settled].mean()),
     }
-    measurement_dir = training.make_run_dir(runs_dir, "video_timeline")
+    measurement_dir = trainer.make_run_dir(runs_dir, "video_timeline")
     np.savez_compressed(
         measurement_dir / "timeline.npz",
         truth=truth,

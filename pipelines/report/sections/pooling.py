@@ -15,7 +15,7 @@ from pipelines.report.sections import common
 
 
 def _centred_shape(rng: np.random.Generator, kind: str, size: int, offset: tuple[float, float]) -> np.ndarray:
-    from pipelines.datasets import shapes
+    from pipelines.datasets.embedded import shapes
 
     background = shapes.render_background(rng, size, size)
     radius = rng.uniform(0.18, 0.24) * size
@@ -30,7 +30,7 @@ def centred_shapes_folder(root: pathlib.Path, per_class: int, size: int, jitter:
     """Writes (once) a folder dataset of the six shapes near the centre (± ``jitter`` pixels)."""
     import cv2
 
-    from pipelines.datasets import shapes
+    from pipelines.datasets.embedded import shapes
 
     folder = root / f"centred_shapes-{per_class}x{size}px-jitter{jitter}-seed{seed}"
     done = folder / ".complete"
@@ -50,7 +50,7 @@ def centred_shapes_folder(root: pathlib.Path, per_class: int, size: int, jitter:
 def shifted_test_set(num_images: int, shift: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The same ``num_images`` scenes (background, shape, colour, direction) with the shape moved ``shift``
     pixels from the centre, in a direction drawn per scene; labels index ``shapes.SHAPES``."""
-    from pipelines.datasets import shapes
+    from pipelines.datasets.embedded import shapes
 
     images, labels = [], []
     for index in range(num_images):
@@ -64,8 +64,9 @@ def shifted_test_set(num_images: int, shift: int, size: int, seed: int) -> tuple
 
 
 def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
-    from pipelines import image, training
-    from pipelines.datasets import shapes
+    from pipelines import image
+    from pipelines.datasets.embedded import shapes
+    from pipelines.training import trainer
 
     section = new_section(2)
     start = time.perf_counter()
@@ -108,7 +109,7 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
     # Share of its own centred accuracy a model keeps off-centre (mean over the shifts > 0).
     retained = {name: float(np.mean(values[1:]) / max(values[0], 1e-9)) for name, values in accuracy.items()}
 
-    measurement_dir = training.make_run_dir(runs_dir, "position")
+    measurement_dir = trainer.make_run_dir(runs_dir, "position")
     results = {
         "shifts": shifts,
         "accuracy": accuracy,
