@@ -31,20 +31,21 @@ def worker(steps: int, repeats: int) -> None:
     import tensorflow as tf
 
     from models import cnn
-    from pipelines import image
+    from pipelines.configs.image import ImageConfig
     from pipelines.training import cluster, distributed_fit
 
     strategy = cluster.make_strategy(120.0)
-    config = image.ImageConfig()
+    config = ImageConfig()
     replicas = strategy.num_replicas_in_sync
-    global_batch = config.batch_size * replicas
+    global_batch = config.training.batch_size * replicas
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        model = cnn.build_image_classifier(config, 6)
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        model = cnn.build_image_classifier(config.model, 6)
+        optimizer = keras.optimizers.Adam(config.training.learning_rate)
         optimizer.build(model.trainable_variables)
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (256, config.image_size, config.image_size, 3), dtype=np.uint8)
+    size = config.model.image_size
+    images = rng.integers(0, 256, (256, size, size, 3), dtype=np.uint8)
     labels = rng.integers(0, 6, 256)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).repeat().batch(global_batch)
     batches = iter(strategy.experimental_distribute_dataset(distributed_fit.shard_by_element(dataset)))

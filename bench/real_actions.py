@@ -25,10 +25,11 @@ import textwrap
 
 import numpy as np
 
+from common import formats
+
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT = False  # `make bench` leaves it out; name it to run it
 DEFAULT_DATASET = PROJECT_ROOT.parent / "shared" / "data" / "actions" / "weizmann4"
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 # Runs in a fresh interpreter with only TensorFlow, NumPy and OpenCV, as a serving client would.
 EXPORT_CHECK = textwrap.dedent(
@@ -63,7 +64,7 @@ def _files_by_group(root: pathlib.Path, pattern: str) -> dict[str, list[pathlib.
 
     groups: dict[str, list[pathlib.Path]] = {}
     for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in VIDEO_EXTENSIONS:
+        if path.suffix.lower() in formats.VIDEO_EXTENSIONS:
             match = re.search(pattern, path.stem)
             if match:
                 groups.setdefault(match.group(1), []).append(path)

@@ -26,60 +26,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
-import re
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import cv2
 import numpy as np
 
+from serving.rest import dev_server
+
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_VIDEO = PROJECT_ROOT.parent / "shared" / "data" / "videos" / "slow_traffic_small.mp4"
 JPEG_QUALITY = 95  # frame_classifiers.RestClassifier's
 BENCH = "rest"
-
-
-def start_server(export_root: pathlib.Path, log_path: pathlib.Path) -> tuple[subprocess.Popen, str]:
-    """``python -m serving.rest.server`` on 127.0.0.1 and a free port; returns the process and its URL."""
-    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "serving.rest.server", "--export-root", str(export_root), "--port", "0"]
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=environment, stdout=subprocess.PIPE, stderr=log, text=True
-    )
-    log.close()
-    found: list[str] = []
-
-    def read_first_line() -> None:
-        for line in process.stdout:
-            match = re.search(r"http://[\d.]+:\d+", line)
-            if match:
-                found.append(match.group(0))
-                return
-
-    reader = threading.Thread(target=read_first_line, daemon=True)
-    reader.start()
-    reader.join(timeout=180)
-    if not found:
-        stop_server(process)
-        raise RuntimeError(f"the development server did not start: {log_path.read_text()[-1500:]}")
-    return process, found[0]
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def read_frames(path: pathlib.Path, num_frames: int, image_size: int) -> np.ndarray:
@@ -228,7 +188,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             row(f"model {name}", kind, "")
         video = SHARED_VIDEO if SHARED_VIDEO.exists() else generate_video(scratch / "clip.mp4", args.chunk)
         row("frames from", video.name, "")
-        process, url = start_server(export_root, scratch / "server.log")
+        server = dev_server.start(export_root, stderr=scratch / "server.log")
+        url = server.url
         try:
             client = rest_client.Client(url, timeout=60, retries=0)
             row("server", f"dev server {url}", "")
@@ -284,7 +245,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     row(f"{what}: request body", size, "bytes/frame", ratio, "raw uint8" if ratio else "")
             classify_video_rows(row, video, export_root, url, scratch)
         finally:
-            stop_server(process)
+            server.stop()
     return rows
 
 

@@ -36,20 +36,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args(argv)
 
+    import dataclasses
+
     import keras
     import numpy as np
     import tensorflow as tf
 
     from models import video_cnn_rnn
-    from pipelines import video
+    from pipelines.configs.video import VideoConfig
     from pipelines.datasets import pipeline, video_sources
     from pipelines.datasets.embedded import shape_motion
 
-    config = video.VideoConfig().resolved()  # the model a default run trains (frame size 32, its filters)
+    config = VideoConfig().resolved()  # the model a default run trains (frame size 32, its filters)
+    frame_size, batch_size = config.model.frame_size, config.training.batch_size
     keras.utils.set_random_seed(0)
-    data = video_sources.load("", config.num_frames, config.frame_size)
-    embedded = pipeline.batched(data.train, config.batch_size, training=True, shuffle_buffer=4096).repeat()
-    for _ in embedded.take(3200 // config.batch_size + 1):  # one pass fills the cache, as epoch 1 does
+    data = video_sources.load(config.data, frame_size)
+    embedded = pipeline.batched(data.train, batch_size, training=True, shuffle_buffer=4096).repeat()
+    for _ in embedded.take(3200 // batch_size + 1):  # one pass fills the cache, as epoch 1 does
         pass
     batches = list(embedded.take(8).as_numpy_iterator())
     cached = tf.data.Dataset.from_tensor_slices(
@@ -64,12 +67,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for index in range(24):
                 frames = shape_motion.render_clip(rng, motion, num_frames=24, size=64)
                 shape_motion.write_video(root / motion / f"{index}.mp4", frames)
-        folder_data = video_sources.load(str(root), config.num_frames, config.frame_size, seed=0)
-        folder = pipeline.batched(
-            folder_data.train, config.batch_size, training=True, cache=False, shuffle_buffer=4096
-        ).repeat()
+        folder_settings = dataclasses.replace(config.data, dataset=str(root), min_clips_per_epoch=0)
+        folder_data = video_sources.load(folder_settings, frame_size, seed=0)
+        folder = pipeline.batched(folder_data.train, batch_size, training=True, cache=False, shuffle_buffer=4096)
+        folder = folder.repeat()
 
-        model = video_cnn_rnn.build_video_cnn_rnn(config, len(data.class_names))
+        model = video_cnn_rnn.build_video_cnn_rnn(config.model, len(data.class_names))
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
         timings = {}
         for _ in range(2):  # alternate, so load from other processes hits both alike

@@ -17,8 +17,8 @@ import tensorflow as tf
 from keras import layers
 
 from models import text_rnn
+from models.cells import GENERATOR_CELLS as CELLS
 
-CELLS = ("gru", "lstm")
 OOV_TOKEN = "[UNK]"
 
 

@@ -82,8 +82,8 @@ def build_image_classifier(config, num_classes: int) -> keras.Model:
     layers of the model, so the exported graph takes raw pixels.
 
     Args:
-        config: an object with ``image_size``, ``filters``, ``convs_per_block``, ``dense_units``,
-            ``dropout``, ``head`` and ``pooling`` (``pipelines.image.ImageConfig``).
+        config: the model settings (``pipelines.configs.image.ImageModelConfig``: ``image_size``,
+            ``filters``, ``convs_per_block``, ``dense_units``, ``dropout``, ``head``, ``pooling``).
         num_classes: number of output classes.
     """
     images = keras.Input(shape=(None, None, 3), dtype="uint8", name="images")

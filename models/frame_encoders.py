@@ -49,9 +49,10 @@ def build_frame_encoder(config, pixel_difference: bool | None = None):
     """``(size, size, 3)`` float frames → ``dense_units`` features, named ``frame_encoder``.
 
     Args:
-        config: an object with ``encoder`` (default ``small_cnn``), ``frame_size``, ``filters``,
-            ``convs_per_block``, ``dense_units``, ``dropout`` and ``pixel_difference`` (the small CNN
-            then takes each frame with its change since the previous one: 6 channels).
+        config: the model settings (``pipelines.configs.video.VideoModelConfig``): ``encoder``,
+            ``frame_size``, ``filters``, ``convs_per_block``, ``dense_units``, ``dropout`` and
+            ``pixel_difference`` (the small CNN then takes each frame with its change since the
+            previous one: 6 channels).
         pixel_difference: overrides the config's (the frame-only baseline sees one frame).
 
     Returns:
@@ -62,7 +63,7 @@ def build_frame_encoder(config, pixel_difference: bool | None = None):
 
     from models import cnn
 
-    encoder = getattr(config, "encoder", "small_cnn")
+    encoder = config.encoder
     if encoder == "small_cnn":
         return cnn.build_cnn_encoder(
             config.frame_size,
@@ -73,9 +74,7 @@ def build_frame_encoder(config, pixel_difference: bool | None = None):
             head="flatten",  # keeps where the shape is: motion direction needs it
             pooling="max",
             name="frame_encoder",
-            channels=6
-            if (getattr(config, "pixel_difference", False) if pixel_difference is None else pixel_difference)
-            else 3,
+            channels=6 if (config.pixel_difference if pixel_difference is None else pixel_difference) else 3,
         )
     if encoder not in BACKBONES:
         raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got '{encoder}'")

@@ -18,7 +18,8 @@ from typing import Any
 import keras
 from keras import layers
 
-CELLS = ("gru", "lstm", "simple_rnn")
+from models.cells import TEXT_CELLS as CELLS
+
 TOKENIZE_MODES = ("auto", "word", "character")
 HEADS = ("last", "pooled")
 # CJK ideographs, kana and hangul: scripts written without spaces between words.
@@ -166,7 +167,7 @@ def build_text_classifier(
             rnn = recurrent_layer(config.cell, units, not last, use_cudnn, name)
             x = layers.Bidirectional(rnn, name=f"bidirectional_{index}")(x) if config.bidirectional else rnn(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)
-    if not getattr(config, "wide", False):
+    if not config.wide:
         probabilities = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
         return keras.Model(text, probabilities, name=f"text_{config.cell}")
     if wide is None:

@@ -33,8 +33,7 @@ import keras
 from keras import layers
 
 from models import frame_encoders
-
-CELLS = ("lstm", "gru")
+from models.cells import VIDEO_CELLS as CELLS
 
 
 @keras.saving.register_keras_serializable(package="video")
@@ -148,9 +147,9 @@ def state_sizes(config) -> dict[str, int]:
     (``state_0`` = h, ``state_1`` = c for LSTM), then the previous frame's features and its
     preprocessed pixels, each if used."""
     sizes = {f"state_{index}": config.units for index in range(num_states(config.cell))}
-    if getattr(config, "feature_difference", False):
+    if config.feature_difference:
         sizes[f"state_{len(sizes)}"] = config.dense_units
-    if getattr(config, "pixel_difference", False):
+    if config.pixel_difference:
         sizes[f"state_{len(sizes)}"] = config.frame_size * config.frame_size * 3
     return sizes
 
@@ -160,8 +159,8 @@ def _encoder(config, pixel_difference: bool | None = None) -> keras.Model:
 
 
 def _preprocess(config) -> FramePreprocess:
-    scaling = frame_encoders.input_scaling(getattr(config, "encoder", "small_cnn"))
-    grey = getattr(config, "color", "on") == "off"
+    scaling = frame_encoders.input_scaling(config.encoder)
+    grey = config.color == "off"
     return FramePreprocess(config.frame_size, scaling, grey, name="preprocess")
 
 
@@ -178,8 +177,8 @@ def build_video_cnn_rnn(config, num_classes: int, use_cudnn: bool | str = "auto"
     """Builds the CNN + LSTM/GRU per-frame classifier.
 
     Args:
-        config: an object with ``frame_size``, ``filters``, ``convs_per_block``, ``dense_units``,
-            ``dropout``, ``cell`` and ``units`` (``pipelines.video.VideoConfig``).
+        config: the model settings (``pipelines.configs.video.VideoModelConfig``, resolved: no
+            automatic values left).
         num_classes: number of output classes.
         use_cudnn: passed to the recurrent layer; ``False`` for exports (no cuDNN ops).
 
@@ -188,10 +187,10 @@ def build_video_cnn_rnn(config, num_classes: int, use_cudnn: bool | str = "auto"
     """
     frames = keras.Input(shape=(None, None, None, 3), dtype="uint8", name="frames")
     x = _preprocess(config)(frames)
-    if getattr(config, "pixel_difference", False):
+    if config.pixel_difference:
         x = PixelDifference(name="pixel_difference")(x, frames)  # (batch * time, size, size, 6)
     x = SplitTime(name="split_time")(_encoder(config)(x), frames)  # (batch, time, features)
-    if getattr(config, "feature_difference", False):
+    if config.feature_difference:
         x = TemporalDifference(name="temporal_difference")(x)  # (batch, time, 2 * features)
     sequence, *_ = _recurrent_layer(config, use_cudnn)(x)  # (batch, time, units)
     sequence = layers.Dropout(config.dropout, name="head_dropout")(sequence)
@@ -211,18 +210,18 @@ def build_stream_model(model: keras.Model, config) -> keras.Model:
     pixels = model.get_layer("preprocess")(frames)
     extra_states = states[num_states(config.cell) :]  # previous features, previous pixels: as used
     x = pixels
-    if getattr(config, "pixel_difference", False):
+    if config.pixel_difference:
         x = model.get_layer("pixel_difference")(pixels, frames, extra_states[-1])
     x = model.get_layer("split_time")(model.get_layer("frame_encoder")(x), frames)
     recurrent_states = states[: num_states(config.cell)]
     new_states = []
-    if getattr(config, "feature_difference", False):
+    if config.feature_difference:
         features = x
         x = model.get_layer("temporal_difference")(features, extra_states[0])
     sequence, *new_states = model.get_layer("recurrent")(x, initial_state=recurrent_states)
-    if getattr(config, "feature_difference", False):
+    if config.feature_difference:
         new_states.append(features[:, -1])
-    if getattr(config, "pixel_difference", False):
+    if config.pixel_difference:
         new_states.append(LastFrame(name="last_frame")(pixels, frames))
     sequence = model.get_layer("head_dropout")(sequence)
     probabilities = model.get_layer("probabilities")(sequence)

@@ -13,79 +13,45 @@ results.md and accuracy_vs_distance.png to ``runs/compare_rnn/<timestamp>/``.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
+import pathlib
 import sys
 from collections.abc import Sequence
 
 from common import cli
-from common.errors import UserError
-
-
-@dataclasses.dataclass(frozen=True)
-class CompareConfig:
-    """The shared budget of the comparison (presets below; override with --field or --set)."""
-
-    cells: tuple[str, ...] = dataclasses.field(default=("simple_rnn", "lstm", "gru"), metadata={"help": "cells"})
-    distances: tuple[int, ...] = dataclasses.field(
-        default=(5, 20, 40, 80), metadata={"help": "embedded dataset distances, from 5,10,20,40,80,160"}
-    )
-    units: int = dataclasses.field(default=64, metadata={"help": "recurrent units, the same for every cell"})
-    embedding_dim: int = 32
-    epochs: int = 12
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    max_train_examples: int = dataclasses.field(default=6000, metadata={"help": "training sentences per run"})
-    seed: int = 0
-
-    def validate(self) -> None:
-        from models import text_rnn
-        from pipelines.datasets.embedded import chinese_reference
-
-        unknown = [cell for cell in self.cells if cell not in text_rnn.CELLS]
-        if not self.cells or unknown:
-            raise UserError(f"cells must be among {', '.join(text_rnn.CELLS)}")
-        bad = [d for d in self.distances if d not in chinese_reference.DISTANCES]
-        if not self.distances or bad:
-            raise UserError(f"distances must be among {', '.join(map(str, chinese_reference.DISTANCES))}")
-        if self.units < 1 or self.epochs < 1 or self.batch_size < 1 or self.max_train_examples < 8:
-            raise UserError("units, epochs, batch_size must be positive and max_train_examples at least 8")
-
-
-PRESETS = {
-    "default": CompareConfig(),
-    # Seconds: two short distances, one epoch, narrow cells.
-    "tiny": CompareConfig(distances=(5, 10), units=8, embedding_dim=8, epochs=1, max_train_examples=300),
-}
+from common import config as config_lib
+from pipelines.configs.compare_rnn import PRESETS, CompareConfig
+from pipelines.configs.text import TextConfig, TextDataConfig
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = cli.build_parser("python -m pipelines.compare_rnn", __doc__.splitlines()[0], CompareConfig, PRESETS)
+    parser = cli.config_parser("python -m pipelines.compare_rnn", __doc__.splitlines()[0], CompareConfig, PRESETS)
+    parser.add_argument("--runs-dir", default="runs", help="where run folders are written")
     args = parser.parse_args(argv)
-    from common import config as config_lib
-
     config = config_lib.resolve(PRESETS, args.preset, cli.overrides_from(args))
     compare(config, args.runs_dir)
     return 0
 
 
-def compare(config: CompareConfig, runs_dir: str) -> list[dict]:
-    """Trains every cell at every distance; writes and returns one result row per (cell, distance)."""
+def compare(config: CompareConfig, runs_dir: str | pathlib.Path) -> tuple[pathlib.Path, list[dict]]:
+    """Trains every cell at every distance; writes one result row per (cell, distance) into a run folder
+    of its own (``runs/compare_rnn/<timestamp>/``) and returns that folder and the rows."""
+    # Deferred: TensorFlow loads only once main has checked the config.
     import tensorflow as tf
 
-    from common import config as config_lib
     from models import text_rnn
-    from pipelines import text
-    from pipelines.datasets import pipeline, text_sources
-    from pipelines.training import trainer
+    from pipelines.datasets import pipeline, text_sources, vocabulary
+    from pipelines.evaluation import metrics
+    from pipelines.training import run_folder, trainer
 
-    run_dir = trainer.make_run_dir(runs_dir, "compare_rnn")
-    config_lib.save(config, run_dir / "config.json")
+    run_dir = run_folder.create(runs_dir, "compare_rnn", config).directory
     rows = []
     for distance in config.distances:
-        data = text_sources.load("", seed=config.seed, max_train_examples=config.max_train_examples, distance=distance)
-        vocabulary = text.adapt_vocabulary(data.texts["train"], "character", 1000)
+        data = text_sources.load(
+            TextDataConfig(distance=distance, max_train_examples=config.max_train_examples), seed=config.seed
+        )
+        characters = vocabulary.adapt_vocabulary(data.texts["train"], "character", 1000)
         batch = dict(batch_size=config.batch_size, seed=config.seed)
         train = pipeline.batched(data.dataset("train"), training=True, **batch)
         validation = pipeline.batched(data.dataset("validation"), training=False, **batch)
@@ -93,7 +59,8 @@ def compare(config: CompareConfig, runs_dir: str) -> list[dict]:
         for cell in config.cells:
             # One direction, single characters, the final state only: the pet must be carried through
             # every distractor to the end (a pooled or backward read would see it without memory).
-            model_config = text.TextConfig(
+            run_config = config_lib.replace(
+                TextConfig(),
                 tokenize="character",
                 ngrams=1,
                 wide=False,  # no bag-of-n-grams shortcut: the comparison measures the cells' memory
@@ -115,16 +82,16 @@ def compare(config: CompareConfig, runs_dir: str) -> list[dict]:
             sub_dir = run_dir / f"{cell}-distance_{distance}"
             sub_dir.mkdir()
             model, history, seconds = trainer.fit(
-                functools.partial(text_rnn.build_text_classifier, model_config, vocabulary, len(data.class_names)),
+                functools.partial(text_rnn.build_text_classifier, run_config.model, characters, len(data.class_names)),
                 train,
                 validation,
-                model_config,
+                run_config.training,
                 sub_dir,
                 tf.distribute.get_strategy(),
                 sub_dir / ".backup",
             )
-            probabilities, labels = trainer.predict_labels(model, test)
-            accuracy = trainer.classification_metrics(probabilities, labels, data.class_names)["accuracy"]
+            probabilities, labels = metrics.predict_labels(model, test)
+            accuracy = metrics.classification_metrics(probabilities, labels, data.class_names)["accuracy"]
             recurrent_parameters = sum(
                 int(layer.count_params()) for layer in model.layers if layer.name.startswith(cell)
             )
@@ -141,7 +108,7 @@ def compare(config: CompareConfig, runs_dir: str) -> list[dict]:
             )
             logging.info("compare: %s", rows[-1])
     write_outputs(rows, config, run_dir, len(data.class_names))
-    return rows
+    return run_dir, rows
 
 
 def write_outputs(rows: list[dict], config: CompareConfig, run_dir, num_classes: int) -> None:

@@ -15,104 +15,29 @@ of the corpus grammar (samples.txt and metrics.json in the run folder).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import math
+import pathlib
 import sys
 from collections.abc import Sequence
 
 from common import cli
+from common import config as config_lib
 from common.errors import UserError
+from pipelines.configs.textgen import PRESETS, TextGenConfig
+from pipelines.training import command
 
-CELLS = ("gru", "lstm")
 NAME = "textgen"
-
-
-@dataclasses.dataclass(frozen=True)
-class TextGenConfig:
-    """Every setting of the text-generation pipeline (presets below; override with --field or --set)."""
-
-    dataset: str = dataclasses.field(
-        default="", metadata={"help": "'' (embedded Chinese sentences), a .txt file or folder, a CSV/TSV, or tfds:NAME"}
-    )
-    text_column: str = dataclasses.field(default="text", metadata={"help": "CSV/TSV column holding the text"})
-    cell: str = dataclasses.field(default="gru", metadata={"help": "gru or lstm"})
-    units: tuple[int, ...] = dataclasses.field(
-        default=(256,), metadata={"help": "units per recurrent layer, e.g. 256 or 256,256"}
-    )
-    embedding_dim: int = 64
-    dropout: float = 0.0
-    sequence_length: int = dataclasses.field(default=64, metadata={"help": "characters per training window"})
-    max_characters: int = dataclasses.field(default=5000, metadata={"help": "vocabulary size cap, [UNK] included"})
-    min_count: int = dataclasses.field(
-        default=2,
-        metadata={"help": "rarer training characters become [UNK] (so the model learns how often unseen ones come)"},
-    )
-    epochs: int = 12
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    patience: int = dataclasses.field(default=3, metadata={"help": "early-stopping patience in epochs"})
-    max_train_characters: int = dataclasses.field(default=0, metadata={"help": "cap on training text; 0 = all"})
-    length: int = dataclasses.field(default=100, metadata={"help": "export default: characters generated per call"})
-    temperature: float = dataclasses.field(default=0.8, metadata={"help": "export default: sampling temperature"})
-    top_k: int = dataclasses.field(default=0, metadata={"help": "export default for serving_default: 0 = no limit"})
-    context_characters: int = dataclasses.field(
-        default=256, metadata={"help": "trailing prompt characters the generator reads"}
-    )
-    sample_temperatures: tuple[float, ...] = dataclasses.field(
-        default=(0.2, 0.5, 0.8, 1.0, 1.2), metadata={"help": "temperatures of the samples written to the run folder"}
-    )
-    sample_length: int = 120
-    seed: int = 0
-
-    def validate(self) -> None:
-        if self.cell not in CELLS:
-            raise UserError(f"cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
-        if not self.units or any(u <= 0 for u in self.units):
-            raise UserError("units must be a comma-separated list of positive integers, e.g. 256 or 256,256")
-        if self.embedding_dim < 1 or self.sequence_length < 2 or self.max_characters < 3 or self.min_count < 1:
-            raise UserError("embedding_dim and min_count must be positive, sequence_length >= 2, max_characters >= 3")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise UserError("epochs and batch_size must be positive")
-        if not 0 <= self.dropout < 1:
-            raise UserError("dropout must be in [0, 1)")
-        if self.length < 0 or self.top_k < 0 or self.context_characters < 1 or self.sample_length < 0:
-            raise UserError("length, top_k and sample_length must be >= 0 and context_characters positive")
-
-
-PRESETS = {
-    "default": TextGenConfig(),
-    # A run of seconds for smoke tests: a small GRU on 20k characters, two epochs.
-    "tiny": TextGenConfig(
-        units=(32,),
-        embedding_dim=16,
-        sequence_length=32,
-        epochs=2,
-        batch_size=32,
-        learning_rate=1e-2,
-        max_train_characters=20_000,
-        patience=1,
-        length=40,
-        sample_temperatures=(0.2, 1.0),
-        sample_length=40,
-    ),
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["generate"]:
         return generate_main(argv[1:])
-    parser = cli.build_parser(
-        "python -m pipelines.textgen", __doc__.splitlines()[0] + " (see also: generate --help)", TextGenConfig, PRESETS
+    description = __doc__.splitlines()[0] + " (see also: generate --help)"
+    return command.train_main(
+        "python -m pipelines.textgen", description, TextGenConfig, PRESETS, train_and_export, argv
     )
-    args = parser.parse_args(argv)
-    from common import config as config_lib
-
-    config = config_lib.resolve(PRESETS, args.preset, cli.overrides_from(args))
-    strategy, runs_dir, export_model = cli.start_training(args)
-    return train_and_export(config, runs_dir, args.export_dir, export_model=export_model, strategy=strategy)
 
 
 # --- training --------------------------------------------------------------------------------
@@ -120,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def encode(text: str, characters: list[str]):
     """A character stream → int64 ids (numpy), through the same lookup layer the export uses."""
+    # Deferred (as in every function of the training part): TensorFlow loads only once main has checked the config.
     import tensorflow as tf
 
     from models import char_rnn
@@ -142,15 +68,16 @@ def write_samples(run_dir, generator, config: TextGenConfig, prompts: list[str],
 
     from pipelines.datasets.embedded import chinese_sentences
 
+    generation = config.generation
     generate = tf.function(generator.generate)
     samples, lines_out = {}, []
-    for temperature in config.sample_temperatures:
+    for temperature in generation.sample_temperatures:
         texts = generate(
             tf.constant(prompts),
-            tf.constant(config.sample_length),
+            tf.constant(generation.sample_length),
             tf.constant(temperature, tf.float32),
             tf.constant(config.seed, tf.int64),
-            tf.constant(config.top_k),
+            tf.constant(generation.top_k),
         )["text"]
         texts = [t.decode("utf-8") for t in texts.numpy()]
         entry = {"texts": texts}
@@ -172,25 +99,29 @@ def write_samples(run_dir, generator, config: TextGenConfig, prompts: list[str],
 
 
 def train_and_export(
-    config: TextGenConfig, runs_dir: str, export_dir: str, export_model: bool = True, strategy=None
-) -> int:
+    config: TextGenConfig,
+    runs_dir: str | pathlib.Path,
+    export_dir: str | pathlib.Path | None = None,
+    strategy=None,
+    backup_root: str | pathlib.Path | None = None,
+):
+    """Trains, evaluates, samples and (with ``export_dir``) exports; returns a ``run_folder.TrainResult``."""
     import keras
     import tensorflow as tf
 
-    from common import config as config_lib
     from models import char_rnn
     from pipelines.datasets import corpus_sources, pipeline
-    from pipelines.training import trainer
+    from pipelines.training import run_folder, trainer
     from serving.export import textgen_export
 
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
-    corpus = corpus_sources.load(config.dataset, config.text_column, config.seed, config.max_train_characters)
-    run_dir = trainer.make_run_dir(runs_dir, NAME)
-    config_lib.save(config, run_dir / "config.json")
+    data, model_config, generation = config.data, config.model, config.generation
+    corpus = corpus_sources.load(data, config.seed)
+    run = run_folder.create(runs_dir, NAME, config, backup_root=backup_root)
 
     train_text = corpus.text("train")
-    characters = char_rnn.learn_vocabulary(train_text, config.max_characters - 1, config.min_count)
+    characters = char_rnn.learn_vocabulary(train_text, model_config.max_characters - 1, model_config.min_count)
     if corpus_sources.LINE_BREAK not in characters:
         characters.append(corpus_sources.LINE_BREAK)  # generation starts after a line break
     vocabulary_size = len(characters) + 1
@@ -198,27 +129,26 @@ def train_and_export(
         "corpus %s: %d training characters, vocabulary %d", corpus.description, len(train_text), vocabulary_size
     )
     ids = {split: encode(corpus.text(split), characters) for split in corpus_sources.SPLIT_NAMES}
-    batch = dict(batch_size=config.batch_size, seed=config.seed)
-    train = pipeline.batched(corpus_sources.windows(ids["train"], config.sequence_length), training=True, **batch)
-    validation = pipeline.batched(
-        corpus_sources.windows(ids["validation"], config.sequence_length), training=False, **batch
-    )
-    test = pipeline.batched(corpus_sources.windows(ids["test"], config.sequence_length), training=False, **batch)
+    batch = dict(batch_size=config.training.batch_size, seed=config.seed)
+    windows = {split: corpus_sources.windows(ids[split], data.sequence_length) for split in corpus_sources.SPLIT_NAMES}
+    train = pipeline.batched(windows["train"], training=True, **batch)
+    validation = pipeline.batched(windows["validation"], training=False, **batch)
+    test = pipeline.batched(windows["test"], training=False, **batch)
 
     model, history, fit_seconds = trainer.fit(
-        lambda: char_rnn.build_char_rnn(config, vocabulary_size),
+        lambda: char_rnn.build_char_rnn(model_config, vocabulary_size),
         train,
         validation,
-        config,
-        run_dir,
+        config.training,
+        run.directory,
         strategy,
-        trainer.backup_dir_for(runs_dir, NAME, config),
+        run.backup_dir(config),
     )
     epochs_run = len(history.get("loss", []))
     evaluation = {}
     for split, dataset in (("validation", validation), ("test", test)):
         loss, accuracy = model.evaluate(dataset, verbose=0)
-        num_targets = (len(ids[split]) - 1) // config.sequence_length * config.sequence_length
+        num_targets = (len(ids[split]) - 1) // data.sequence_length * data.sequence_length
         targets = ids[split][1 : num_targets + 1]
         evaluation[split] = {
             "perplexity": round(math.exp(loss), 3),
@@ -238,37 +168,47 @@ def train_and_export(
         "train_characters": len(train_text),
         "skipped": corpus.skipped,
     }
-    defaults = {"length": config.length, "temperature": config.temperature, "seed": config.seed, "top_k": config.top_k}
-    generator = textgen_export.Generator(model, characters, defaults, config.context_characters)
+    defaults = {
+        "length": generation.length,
+        "temperature": generation.temperature,
+        "seed": config.seed,
+        "top_k": generation.top_k,
+    }
+    generator = textgen_export.Generator(model, characters, defaults, generation.context_characters)
     prompts = ["", "我喜欢"] + [line[:2] for line in corpus.lines["validation"][:2]]
-    metrics["samples"] = write_samples(run_dir, generator, config, prompts, check_grammar=not config.dataset)
-    if export_model:
+    metrics["samples"] = write_samples(run.directory, generator, config, prompts, check_grammar=not data.dataset)
+    if export_dir:
         version_dir, differences = textgen_export.export_textgen_model(
-            model, characters, config_lib.to_dict(config), export_dir, defaults, config.context_characters
+            model, characters, config_lib.to_dict(config), export_dir, defaults, generation.context_characters
         )
         metrics["export"] = {"path": str(version_dir), "reload_max_difference": differences}
-    trainer.write_run_outputs(run_dir, config, metrics, history, [], f"textgen {config.cell}")
-    low = metrics["samples"][str(min(config.sample_temperatures))] if config.sample_temperatures else None
-    print(
-        json.dumps(
-            {
-                "validation_perplexity": evaluation["validation"]["perplexity"],
-                "unigram_perplexity": evaluation["validation"]["unigram_perplexity"],
-                "fit_seconds": metrics["fit_seconds"],
-                "run_dir": str(run_dir),
-                "export": metrics.get("export", {}).get("path"),
-            },
-            ensure_ascii=False,
-        )
+    run_folder.write_run_outputs(run.directory, config, metrics, history, [], f"textgen {model_config.cell}")
+    return _result(run.directory, metrics, generation)
+
+
+def _result(run_dir: pathlib.Path, metrics: dict, generation):
+    """The validation perplexity against the unigram model's, and a sample at the lowest temperature."""
+    from pipelines.training import run_folder
+
+    export_path = metrics.get("export", {}).get("path")
+    validation = metrics["validation"]
+    summary = {
+        "validation_perplexity": validation["perplexity"],
+        "unigram_perplexity": validation["unigram_perplexity"],
+        "fit_seconds": metrics["fit_seconds"],
+        "run_dir": str(run_dir),
+        "export": export_path,
+    }
+    sentence = (
+        f"validation perplexity {validation['perplexity']:.3f} "
+        f"(unigram model: {validation['unigram_perplexity']:.3f}); run folder {run_dir}"
+        + (f"; exported to {export_path}" if export_path else "")
     )
-    if low:
-        print(f"sample at temperature {min(config.sample_temperatures)}: {low['texts'][1][:80]!r}")
-    print(
-        f"validation perplexity {evaluation['validation']['perplexity']:.3f} "
-        f"(unigram model: {evaluation['validation']['unigram_perplexity']:.3f}); run folder {run_dir}"
-        + (f"; exported to {metrics['export']['path']}" if export_model else "")
-    )
-    return 0
+    if generation.sample_temperatures:
+        lowest = min(generation.sample_temperatures)
+        sample = metrics["samples"][str(lowest)]["texts"][1][:80]
+        sentence = f"sample at temperature {lowest}: {sample!r}\n" + sentence
+    return run_folder.TrainResult(run_dir, metrics, summary, sentence)
 
 
 # --- make generate -----------------------------------------------------------------------------
@@ -287,7 +227,7 @@ def generate_main(argv: Sequence[str]) -> int:
     parser.add_argument("--top-k", type=int, default=None, help="sample among the k most likely (0 = all)")
     parser.add_argument("--export-dir", default="export", help="TF Serving model base directory")
     args = parser.parse_args(argv)
-    from serving.export import layout
+    from serving.export import layout  # reads the export layout without TensorFlow
 
     version_dir = layout.latest_version_dir(args.export_dir, NAME)
     if version_dir is None:

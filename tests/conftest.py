@@ -1,23 +1,21 @@
-"""Shared fixtures; slow tests are opt-in (``--run-slow``, ``make test-all``)."""
+"""Fixtures every test may use (seeds, the shared data, a development server); slow tests are opt-in
+(``--run-slow``, ``make test-all``). Helper functions are in :mod:`tests.helpers`, not here."""
 
 from __future__ import annotations
 
 import os
 import pathlib
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from common import quiet  # noqa: F401 - the native libraries' log levels, for this process and its children
+from tests.helpers import SHARED_DATA
+
 # Decoded-frame caches of test videos go to a per-process temporary folder, not the project's data/.
 _VIDEO_CACHE = tempfile.mkdtemp(prefix="video-cache-")
 os.environ["VIDEO_CACHE_DIR"] = _VIDEO_CACHE
-
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -34,14 +32,14 @@ def pytest_addoption(parser):
 # (`--dist loadscope --no-loadscope-reorder`); collected first, the two longest start at once on
 # different workers and the short modules fill in at the end, instead of one worker drawing both.
 LONGEST_MODULES = (
-    "tests/image/test_image_pipeline.py",
-    "tests/report/test_report.py",
-    "tests/textgen/test_textgen_pipeline.py",
-    "tests/video/test_video_pipeline.py",
-    "tests/text/test_text_pipeline.py",
-    "tests/serving/test_classify_video.py",
-    "tests/distributed/test_multi_worker_training.py",
-    "tests/serving/test_server_limits.py",
+    "tests/pipelines/test_image_pipeline.py",
+    "tests/pipelines/report/test_report.py",
+    "tests/pipelines/test_textgen_pipeline.py",
+    "tests/pipelines/test_video_pipeline.py",
+    "tests/pipelines/test_text_pipeline.py",
+    "tests/serving/classify/test_classify_video.py",
+    "tests/pipelines/training/test_multi_worker_training.py",
+    "tests/serving/rest/test_server_limits.py",
 )
 
 
@@ -70,41 +68,20 @@ def shared_data() -> pathlib.Path:
     return SHARED_DATA
 
 
-def run_module(
-    module: str, *args: str, cwd: pathlib.Path | None = None, timeout: float = 300, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    """Runs ``python -m module args`` as a user would, from the project root by default."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd or PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})},
-    )
+@pytest.fixture(scope="session")
+def dev_server():
+    """``dev_server(export_root, *flags)``: a development server (``serving.rest.dev_server``) on a free
+    port; returns its ``DevServer`` (``.url``, ``.stop()``). Stop it where its test or module ends; any
+    still running is stopped at the end of the session."""
+    from serving.rest import dev_server as dev_server_lib
 
+    started = []
 
-def refusals_without_tensorflow(
-    modules: list[str], datasets: list[str], env: dict | None = None
-) -> tuple[list[int], bool, list[str]]:
-    """Runs ``pipelines.<module>.main(["--dataset", d])`` for each module and each ``d``, in one fresh
-    process; returns the exit codes, whether TensorFlow got imported, and the ``error:`` lines of stderr."""
-    script = (
-        "import importlib, sys\n"
-        "from common import cli\n"
-        "modules = [importlib.import_module('pipelines.' + name) for name in sys.argv[1].split(',')]\n"
-        "codes = [cli.run(m.main, ['--dataset', d]) for m in modules for d in sys.argv[2:]]\n"
-        "print(codes, 'tensorflow' in sys.modules)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script, ",".join(modules), *datasets],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})},
-    )
-    assert result.returncode == 0 and result.stdout.strip(), result.stderr[-2000:]
-    codes, tensorflow_loaded = result.stdout.strip().rsplit(" ", 1)
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    return [int(code) for code in codes.strip("[]").split(",")], tensorflow_loaded == "True", errors
+    def start(export_root, *arguments):
+        server = dev_server_lib.start(export_root, *arguments, environment={"CUDA_VISIBLE_DEVICES": ""})
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

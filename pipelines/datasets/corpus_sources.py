@@ -15,8 +15,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from common import formats
 from common.errors import UserError
-from pipelines.datasets import tables, text_sources, tfds_source
+from pipelines.datasets import tables, tfds_source
 from pipelines.datasets.embedded import chinese_sentences  # noqa: F401  (registers the embedded builder)
 
 SPLIT_NAMES = ("train", "validation", "test")
@@ -44,8 +45,11 @@ class Corpus:
         return LINE_BREAK + "".join(line + LINE_BREAK for line in self.lines[split])
 
 
-def load(dataset: str, text_column: str = "text", seed: int = 0, max_train_characters: int = 0) -> Corpus:
-    """Resolves a ``DATASET`` value: empty, ``tfds:NAME``, a ``.txt`` file, a folder of them, or a CSV/TSV file."""
+def load(settings, seed: int = 0) -> Corpus:
+    """Resolves the data settings (``pipelines.configs.textgen.TextGenDataConfig``): ``dataset`` empty,
+    ``tfds:NAME``, a ``.txt`` file, a folder of them, or a CSV/TSV file (``text_column``);
+    ``max_train_characters`` caps the training text."""
+    dataset, max_train_characters = settings.dataset, settings.max_train_characters
     if not dataset:
         corpus = from_tfds(EMBEDDED_NAME)
     elif dataset.startswith("tfds:"):
@@ -60,7 +64,7 @@ def load(dataset: str, text_column: str = "text", seed: int = 0, max_train_chara
         if path.is_dir():
             corpus = from_folder(path, seed)
         elif path.suffix.lower() in (".csv", ".tsv", ".tab"):
-            corpus = from_table(path, text_column, seed)
+            corpus = from_table(path, settings.text_column, seed)
         else:
             corpus = from_lines(_read_text(path).splitlines(), f"'{path}'", seed)
     if max_train_characters:
@@ -108,7 +112,7 @@ def from_lines(raw_lines: list[str], source: str, seed: int = 0, skipped: dict |
 
 def from_folder(root: pathlib.Path, seed: int = 0) -> Corpus:
     """Every ``.txt`` file under ``root`` (recursively), line by line."""
-    paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in text_sources.TEXT_EXTENSIONS)
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in formats.TEXT_EXTENSIONS)
     if not paths:
         raise UserError(f"folder '{root}' has no .txt files")
     lines = []

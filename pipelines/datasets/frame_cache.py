@@ -6,7 +6,7 @@ once, every ``stride``-th frame resized to ``size`` x ``size`` RGB with the expo
 and kept as ``<cache>/<content hash>-<size>-<stride>.npy``: the key changes when the file's
 content or the settings do. The cache is bounded (``max_bytes``): least recently used entries are
 evicted, and a file that does not fit is decoded on the fly each time instead
-(:func:`pipelines.datasets.video_sources.read_clip`). Files that cannot be decoded are remembered
+(:func:`pipelines.datasets.video_files.read_clip`). Files that cannot be decoded are remembered
 as such (a ``.bad`` marker) so they are not tried again.
 """
 
@@ -19,11 +19,10 @@ import os
 import pathlib
 import threading
 
-import cv2
 import numpy as np
 import tqdm
 
-from pipelines.datasets import tfds_source
+from pipelines.datasets import tfds_source, video_files
 
 DEFAULT_DIR = tfds_source.PROJECT_ROOT / "data" / "video_cache"
 FORMAT_VERSION = 2  # 2: TensorFlow's anti-aliased resize, as the model applies
@@ -35,46 +34,6 @@ def content_hash(path: pathlib.Path) -> str:
         while chunk := file.read(1 << 22):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (n, h, w, 3) → (n, size, size, 3): the exported model's own resize (anti-aliased bilinear).
-
-    Training must see the pixels serving will: at 16x16 from 128x128, OpenCV's ``INTER_AREA`` and
-    TensorFlow's anti-aliased bilinear differ enough to cost a third of the per-frame accuracy.
-    """
-    import tensorflow as tf
-
-    resized = tf.image.resize(tf.cast(frames, tf.float32), (size, size), antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
-
-
-def decode_video(path: str, size: int, stride: int, chunk: int = 32) -> np.ndarray:
-    """Every ``stride``-th frame of the file as uint8 (frames, size, size, 3) RGB; (0, ...) if unreadable."""
-    capture = cv2.VideoCapture(str(path))
-    frames, pending = [], []
-    try:
-        index = 0
-        while capture.isOpened():
-            if index % stride:
-                if not capture.grab():
-                    break
-            else:
-                ok, frame = capture.read()
-                if not ok or frame is None or frame.size == 0:
-                    break
-                if frame.ndim == 2:
-                    frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-                pending.append(cv2.cvtColor(frame[..., :3], cv2.COLOR_BGR2RGB))
-                if len(pending) == chunk:
-                    frames.append(resize_frames(np.stack(pending), size))
-                    pending = []
-            index += 1
-    finally:
-        capture.release()
-    if pending:
-        frames.append(resize_frames(np.stack(pending), size))
-    return np.concatenate(frames) if frames else np.zeros((0, size, size, 3), np.uint8)
 
 
 class FrameCache:
@@ -115,7 +74,7 @@ class FrameCache:
             with self._lock:
                 keep.add(entry)
             return np.load(entry, mmap_mode="r"), 0, False
-        frames = decode_video(str(path), self.size, self.stride)
+        frames = video_files.decode_video(str(path), self.size, self.stride)
         if not len(frames):
             bad.touch()
             return None, 0, True

@@ -8,7 +8,6 @@ so training and serving see identical pixels.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import logging
 import os
 import pathlib
@@ -19,27 +18,15 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 import tqdm
 
+from common import formats
 from common.errors import UserError
-from pipelines.datasets import checks, splits, tfds_source
+from models import resizing
+from pipelines.datasets import checks, groups, splits, tfds_source
 from pipelines.datasets.embedded import shapes_images  # noqa: F401  (registers the embedded builder)
+from pipelines.datasets.labeled_data import LabeledData
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 EMBEDDED_NAME = "shapes_images"
 _CACHE_LIMIT_BYTES = 3 << 30
-
-
-@dataclasses.dataclass
-class LabeledData:
-    """Unbatched train/validation/test datasets of ``(input, label)`` plus what describes them."""
-
-    train: tf.data.Dataset
-    validation: tf.data.Dataset
-    test: tf.data.Dataset
-    class_names: list[str]
-    sizes: dict[str, int]
-    description: str
-    cache: bool = True
-    split_rows: list[dict] | None = None  # folders: file, class, group and split of every file
 
 
 def resize_image(image: tf.Tensor, size: int) -> tf.Tensor:
@@ -47,36 +34,39 @@ def resize_image(image: tf.Tensor, size: int) -> tf.Tensor:
     image = tf.convert_to_tensor(image)
     channels = tf.shape(image)[-1]
     image = tf.cond(channels == 1, lambda: tf.image.grayscale_to_rgb(image[..., :1]), lambda: image[..., :3])
-    resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+    return resizing.resize_uint8(image, size)
 
 
-def load(
-    dataset: str,
-    image_size: int,
-    seed: int = 0,
-    max_train_examples: int = 0,
-    group_pattern: str = "",
-    split_files: str = "",
-) -> LabeledData:
-    """Resolves a ``DATASET`` value (empty, ``tfds:NAME`` or a folder) into labelled splits.
+def load(data, image_size: int, seed: int = 0) -> LabeledData:
+    """Resolves the data settings (``pipelines.configs.image.ImageDataConfig``: ``dataset`` empty,
+    ``tfds:NAME`` or a folder; ``group_pattern``, ``split_files``, ``max_train_examples``) into labelled splits.
 
     Folders are split by group where groups are known (:mod:`pipelines.datasets.groups`).
     """
+    dataset = data.dataset
     if not dataset:
-        data = _from_tfds(EMBEDDED_NAME, image_size)
+        labeled = _from_tfds(EMBEDDED_NAME, image_size)
     elif dataset.startswith("tfds:"):
-        data = _from_tfds(dataset[len("tfds:") :], image_size)
+        labeled = _from_tfds(dataset[len("tfds:") :], image_size)
     else:
         path = pathlib.Path(dataset).expanduser()
         checks.check_folder_dataset(dataset, "image")
         if not path.is_dir():
             raise UserError(f"dataset '{dataset}' is a file: image datasets are folders with one sub-folder per class")
-        data = _from_folder(path, image_size, seed, group_pattern, split_files)
-    if max_train_examples:
-        data.train = data.train.take(max_train_examples)
-        data.sizes["train"] = min(data.sizes["train"], max_train_examples)
-    return data
+        labeled = _from_folder(path, image_size, seed, data.group_pattern, data.split_files)
+    if data.max_train_examples:
+        labeled.train = labeled.train.take(data.max_train_examples)
+        labeled.sizes["train"] = min(labeled.sizes["train"], data.max_train_examples)
+    return labeled
+
+
+def as_arrays(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """An unbatched ``(image, label)`` split as two arrays (for the classical baseline and export samples)."""
+    images, labels = [], []
+    for image_batch, label_batch in dataset.batch(1024):
+        images.append(image_batch.numpy())
+        labels.append(label_batch.numpy())
+    return np.concatenate(images), np.concatenate(labels)
 
 
 def _from_tfds(name: str, image_size: int) -> LabeledData:
@@ -153,9 +143,7 @@ def list_class_files(
 
 
 def _from_folder(root: pathlib.Path, image_size: int, seed: int, group_pattern: str, split_files: str) -> LabeledData:
-    from pipelines.datasets import groups
-
-    class_names, paths, labels = list_class_files(root, IMAGE_EXTENSIONS, "image")
+    class_names, paths, labels = list_class_files(root, formats.IMAGE_EXTENSIONS, "image")
     images = np.zeros((len(paths), image_size, image_size, 3), np.uint8)
     keep = np.zeros(len(paths), bool)
     workers = min(8, (os.cpu_count() or 2) * 2)

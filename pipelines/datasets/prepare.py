@@ -19,7 +19,7 @@ DEFAULT_NAMES = ("shapes_images", "moving_shapes", "chinese_reference/distance_4
 def _prepare(name: str) -> tuple[str, int, float, str]:
     start = time.perf_counter()
     code = (
-        "import sys; from common import cli; cli.import_tensorflow_quietly(); "
+        "import sys; from common import quiet; quiet.import_tensorflow(); "
         "from pipelines.datasets import tfds_source; tfds_source.prepared_builder(sys.argv[1])"
     )
     result = subprocess.run([sys.executable, "-c", code, name], capture_output=True, text=True)

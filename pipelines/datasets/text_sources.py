@@ -15,11 +15,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from common import formats
 from common.errors import UserError
 from pipelines.datasets import image_sources, splits, tables, tfds_source
-from pipelines.datasets.embedded import chinese_reference  # noqa: F401  (registers the embedded builder)
+from pipelines.datasets.embedded import chinese_reference
 
-TEXT_EXTENSIONS = (".txt",)
 SPLIT_NAMES = ("train", "validation", "test")
 
 
@@ -52,23 +52,16 @@ def embedded_name(distance: int = chinese_reference.DEFAULT_DISTANCE) -> str:
     return f"chinese_reference/distance_{distance}"
 
 
-def load(
-    dataset: str,
-    text_column: str = "text",
-    label_column: str = "label",
-    seed: int = 0,
-    max_train_examples: int = 0,
-    distance: int = chinese_reference.DEFAULT_DISTANCE,
-    group_pattern: str = "",
-    split_files: str = "",
-) -> TextData:
-    """Resolves a ``DATASET`` value (empty, ``tfds:NAME``, a CSV/TSV file or a folder) into labelled splits.
+def load(settings, seed: int = 0) -> TextData:
+    """Resolves the data settings (``pipelines.configs.text.TextDataConfig``) into labelled splits.
 
-    ``distance`` picks the embedded dataset's config when ``dataset`` is empty. Folders are split by
-    group where groups are known (:mod:`pipelines.datasets.groups`).
+    ``settings.dataset`` is empty (the embedded sentences, at ``distance``), ``tfds:NAME``, a CSV/TSV
+    file (``text_column``, ``label_column``) or a folder; folders are split by group where groups are
+    known (:mod:`pipelines.datasets.groups`). ``max_train_examples`` caps the training split.
     """
+    dataset, max_train_examples = settings.dataset, settings.max_train_examples
     if not dataset:
-        data = from_tfds(embedded_name(distance))
+        data = from_tfds(embedded_name(settings.distance))
     elif dataset.startswith("tfds:"):
         data = from_tfds(dataset[len("tfds:") :])
     else:
@@ -79,9 +72,9 @@ def load(
                 "of .txt files, or tfds:NAME"
             )
         if path.is_dir():
-            data = from_folder(path, seed, group_pattern, split_files)
+            data = from_folder(path, seed, settings.group_pattern, settings.split_files)
         else:
-            data = from_table(path, text_column, label_column, seed)
+            data = from_table(path, settings.text_column, settings.label_column, seed)
     if max_train_examples and data.sizes["train"] > max_train_examples:
         keep = np.sort(np.random.default_rng(seed).choice(data.sizes["train"], max_train_examples, replace=False))
         data.texts["train"], data.labels["train"] = data.texts["train"][keep], data.labels["train"][keep]
@@ -125,7 +118,7 @@ def from_folder(root: pathlib.Path, seed: int = 0, group_pattern: str = "", spli
     """``root/<class>/*.txt``: one example per file, split by group where groups are known."""
     from pipelines.datasets import groups
 
-    class_names, paths, labels = image_sources.list_class_files(root, TEXT_EXTENSIONS, "text")
+    class_names, paths, labels = image_sources.list_class_files(root, formats.TEXT_EXTENSIONS, "text")
     texts, keep = [], []
     for path in paths:
         sample = tables.decode_utf8(tables.read_bytes(path), f"'{path}'").strip()

@@ -7,17 +7,14 @@ import fcntl
 import logging
 import os
 import pathlib
-import socket
 
 import tensorflow_datasets as tfds
 
+from common import network
 from common.errors import UserError
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "tfds"
-
-# tfds.load hosts: the dataset metadata bucket and typical download hosts.
-_PROBE_HOSTS = (("storage.googleapis.com", 443),)
 
 
 def data_dir() -> pathlib.Path:
@@ -28,16 +25,6 @@ def data_dir() -> pathlib.Path:
 def _candidate_dirs() -> list[pathlib.Path]:
     dirs = [data_dir(), pathlib.Path.home() / "tensorflow_datasets"]
     return list(dict.fromkeys(dirs))
-
-
-def network_reachable(timeout: float = 3.0) -> bool:
-    for host, port in _PROBE_HOSTS:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def check_tfds_dataset(name: str) -> None:
@@ -93,7 +80,7 @@ def _available_builder(name: str) -> tfds.core.DatasetBuilder:
         ) from None
     except ValueError as error:  # e.g. an unknown config name
         raise UserError(f"TFDS dataset '{name}': {str(error).splitlines()[0]}") from None
-    if not _is_local_builder(builder) and not network_reachable():
+    if not _is_local_builder(builder) and not network.downloads_reachable():
         raise UserError(
             f"TFDS dataset '{name}' is not prepared under {data_dir()} or ~/tensorflow_datasets "
             "and the network is unreachable: prepare it on a connected machine "

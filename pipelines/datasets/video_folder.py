@@ -20,8 +20,10 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from common import formats
 from common.errors import UserError
-from pipelines.datasets import frame_cache, groups, image_sources, splits, video_sources
+from pipelines.datasets import frame_cache, groups, image_sources, splits, video_files
+from pipelines.datasets.labeled_data import VideoData
 
 
 def segment_starts(num_video_frames: int, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +57,7 @@ class _Reader:
 
     def clip(self, start: int, num_frames: int) -> np.ndarray:
         if self.frames is None:
-            clip, _ = video_sources.read_clip(str(self.path), start * self.stride, num_frames, self.stride, self.size)
+            clip, _ = video_files.read_clip(str(self.path), start * self.stride, num_frames, self.stride, self.size)
             return clip
         clip = np.asarray(self.frames[start : start + num_frames])
         if len(clip) < num_frames:  # a short video repeats its last frame
@@ -65,7 +67,7 @@ class _Reader:
     def whole(self) -> np.ndarray:
         if self.frames is not None:
             return np.asarray(self.frames)
-        return frame_cache.decode_video(str(self.path), self.size, self.stride)
+        return video_files.decode_video(str(self.path), self.size, self.stride)
 
 
 def _clips_dataset(readers, labels, table, num_frames: int, size: int, training: bool, seed: int) -> tf.data.Dataset:
@@ -97,8 +99,8 @@ def load(
     split_files: str,
     min_clips_per_epoch: int,
     cache: frame_cache.FrameCache,
-) -> video_sources.VideoData:
-    class_names, paths, labels = image_sources.list_class_files(root, video_sources.VIDEO_EXTENSIONS, "video")
+) -> VideoData:
+    class_names, paths, labels = image_sources.list_class_files(root, formats.VIDEO_EXTENSIONS, "video")
     arrays, frame_counts = cache.load(paths)
     readable = frame_counts > 0
     skipped = [str(p) for p, ok in zip(paths, readable) if not ok]
@@ -152,7 +154,7 @@ def load(
         sizes["validation"],
         sizes["test"],
     )
-    return video_sources.VideoData(
+    return VideoData(
         *datasets,
         class_names=class_names,
         sizes=sizes,

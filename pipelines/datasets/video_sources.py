@@ -5,109 +5,82 @@ labels int64 (num_frames,), one per frame (a clip-level label is broadcast to ev
 
 Folders (:mod:`pipelines.datasets.video_folder`) are split by group, decoded once into an on-disk
 frame cache and sampled along their whole length; files that cannot be decoded are skipped and
-counted before training starts. :func:`read_clip` decodes one clip straight from a file (what a
-video over the cache bound costs every time).
+counted before training starts.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import pathlib
 
-# FFmpeg prints to the C-level stderr for broken files; the skips are reported in one log line.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+import tensorflow as tf
+import tensorflow_datasets as tfds
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_datasets as tfds  # noqa: E402
-
-from common.errors import UserError  # noqa: E402
-from pipelines.datasets import checks, frame_cache, image_sources, tfds_source
+from common.errors import UserError
+from models import resizing
+from pipelines.datasets import checks, frame_cache, tfds_source, video_folder
 from pipelines.datasets.embedded import moving_shapes
+from pipelines.datasets.labeled_data import VideoData
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 EMBEDDED_NAME = "moving_shapes"
-_CACHE_LIMIT_BYTES = 3 << 30
 
 
-@dataclasses.dataclass
-class VideoData(image_sources.LabeledData):
-    """Clip splits, plus for folder sources what per-video evaluation needs.
+def load(data, frame_size: int, seed: int = 0) -> VideoData:
+    """Resolves the data settings (``pipelines.configs.video.VideoDataConfig``) into labelled clip splits.
 
-    ``clip_videos[split]``: the video index of each evaluation clip, in dataset order;
-    ``videos[split]``: ``(frames reader, label, name)`` per video, the reader returning the whole
-    video as uint8 (frames, size, size, 3).
-    """
-
-    num_videos: dict[str, int] | None = None
-    clip_videos: dict[str, np.ndarray] | None = None
-    videos: dict[str, list] | None = None
-    split_description: str = ""
-
-
-def load(
-    dataset: str,
-    num_frames: int,
-    frame_size: int,
-    stride: int = 1,
-    seed: int = 0,
-    max_train_examples: int = 0,
-    group_pattern: str = "",
-    split_files: str = "",
-    min_clips_per_epoch: int = 0,
-    cache_dir: str = "",
-    cache_max_bytes: int = 4 << 30,
-) -> VideoData:
-    """Resolves a ``DATASET`` value (empty, ``tfds:NAME`` or a folder) into labelled clip splits.
-
+    ``data.dataset`` is empty (the embedded clips), ``tfds:NAME`` or a folder; ``num_frames`` frames
+    per clip, every ``frame_stride``-th frame of a file, resized to ``frame_size``.
     ``LabeledData.cache`` says whether the *training* split may be cached (folders: no, so each
     epoch samples new start frames); evaluation splits are deterministic and always cacheable.
     Folders are split by group (:mod:`pipelines.datasets.groups`) and decoded once into the frame
-    cache (:mod:`pipelines.datasets.frame_cache`); an epoch draws one clip at a random start in
-    every segment of every training video, repeated up to ``min_clips_per_epoch`` clips.
+    cache (:mod:`pipelines.datasets.frame_cache`, bounded by ``cache_max_gb``); an epoch draws one
+    clip at a random start in every segment of every training video, repeated up to
+    ``min_clips_per_epoch`` clips. ``max_train_examples`` and ``max_eval_examples`` cap the splits.
     """
+    num_frames, stride = data.num_frames, data.frame_stride
     if num_frames < 1 or stride < 1:
         raise UserError("num_frames and frame_stride must be positive")
+    dataset = data.dataset
     if not dataset:
-        data = _from_embedded(num_frames, frame_size)
+        clips = _from_embedded(num_frames, frame_size)
     elif dataset.startswith("tfds:"):
-        data = _from_tfds(dataset[len("tfds:") :], num_frames, frame_size, stride, seed)
+        clips = _from_tfds(dataset[len("tfds:") :], num_frames, frame_size, stride, seed)
     else:
         path = pathlib.Path(dataset).expanduser()
         checks.check_folder_dataset(dataset, "video")
         if not path.is_dir():
             raise UserError(f"dataset '{dataset}' is a file: video datasets are folders with one sub-folder per class")
-        from pipelines.datasets import video_folder
-
-        data = video_folder.load(
+        clips = video_folder.load(
             path,
             num_frames,
             frame_size,
             stride,
             seed,
-            group_pattern=group_pattern,
-            split_files=split_files,
-            min_clips_per_epoch=min_clips_per_epoch,
-            cache=frame_cache.FrameCache(frame_size, stride, cache_dir, cache_max_bytes),
+            group_pattern=data.group_pattern,
+            split_files=data.split_files,
+            min_clips_per_epoch=data.min_clips_per_epoch,
+            cache=frame_cache.FrameCache(frame_size, stride, data.cache_dir, int(data.cache_max_gb * (1 << 30))),
         )
-    if max_train_examples:
-        data.train = data.train.take(max_train_examples)
-        data.sizes["train"] = min(data.sizes["train"], max_train_examples)
-    return data
+    if data.max_train_examples:
+        clips.train = clips.train.take(data.max_train_examples)
+        clips.sizes["train"] = min(clips.sizes["train"], data.max_train_examples)
+    if data.max_eval_examples:
+        clips.validation = clips.validation.take(data.max_eval_examples)
+        clips.test = clips.test.take(data.max_eval_examples)
+        for split in ("validation", "test"):
+            clips.sizes[split] = min(clips.sizes[split], data.max_eval_examples)
+            if clips.clip_videos:
+                clips.clip_videos[split] = clips.clip_videos[split][: data.max_eval_examples]
+    return clips
 
 
 def _resize_frames(frames: tf.Tensor, size: int) -> tf.Tensor:
     """(time, h, w, 3) → (time, size, size, 3) uint8, the model's anti-aliased bilinear resize."""
     if frames.shape[1] == size and frames.shape[2] == size:
         return frames
-    resized = tf.image.resize(tf.cast(frames, tf.float32), (size, size), antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+    return resizing.resize_uint8(frames, size)
 
 
-def _from_embedded(num_frames: int, frame_size: int) -> image_sources.LabeledData:
+def _from_embedded(num_frames: int, frame_size: int) -> VideoData:
     builder = tfds_source.prepared_builder(EMBEDDED_NAME)
     if num_frames > moving_shapes.NUM_FRAMES:
         raise UserError(f"the embedded clips have {moving_shapes.NUM_FRAMES} frames; set num_frames to at most that")
@@ -129,7 +102,7 @@ def _from_embedded(num_frames: int, frame_size: int) -> image_sources.LabeledDat
     )
 
 
-def _from_tfds(name: str, num_frames: int, frame_size: int, stride: int, seed: int) -> image_sources.LabeledData:
+def _from_tfds(name: str, num_frames: int, frame_size: int, stride: int, seed: int) -> VideoData:
     builder = tfds_source.prepared_builder(name)
     features = builder.info.features
     video_key = next((k for k, f in features.items() if isinstance(f, tfds.features.Video)), None)
@@ -160,55 +133,3 @@ def _from_tfds(name: str, num_frames: int, frame_size: int, stride: int, seed: i
     return VideoData(
         *datasets, class_names=list(features[label_key].names), sizes=sizes, description=f"tfds:{name}", cache=False
     )
-
-
-def probe(path: str | pathlib.Path) -> int:
-    """Frames the container announces (at least 1), or 0 when OpenCV cannot decode a first frame."""
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            return 0
-        ok, frame = capture.read()
-        if not ok or frame is None or frame.size == 0:
-            return 0
-        return max(1, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
-    finally:
-        capture.release()
-
-
-def read_clip(path: str, start: int, num_frames: int, stride: int, frame_size: int) -> tuple[np.ndarray, int]:
-    """Decodes ``num_frames`` frames from ``start`` every ``stride`` frames, resized as the model resizes.
-
-    Frames past the end of a short video repeat its last decoded frame.
-
-    Returns:
-        uint8 (num_frames, frame_size, frame_size, 3) RGB, and how many frames were really decoded
-        (0: unreadable).
-    """
-    clip = np.zeros((num_frames, frame_size, frame_size, 3), np.uint8)
-    capture = cv2.VideoCapture(path)
-    decoded, frames = 0, []
-    try:
-        if not capture.isOpened():
-            return clip, 0
-        for _ in range(start):  # grab() skips without converting: cheap
-            if not capture.grab():
-                break
-        while decoded < num_frames:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                break
-            if frame.ndim == 2:
-                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-            frames.append(cv2.cvtColor(frame[..., :3], cv2.COLOR_BGR2RGB))
-            decoded += 1
-            for _ in range(stride - 1):
-                if not capture.grab():
-                    break
-    finally:
-        capture.release()
-    if frames:  # the exported model's own resize: training sees what serving will
-        clip[:decoded] = frame_cache.resize_frames(np.stack(frames), frame_size)
-    if 0 < decoded < num_frames:
-        clip[decoded:] = clip[decoded - 1]
-    return clip, decoded

@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
-from pipelines.training import trainer
+from models import video_cnn_rnn
+from pipelines.evaluation import metrics
 
 STREAM_CHUNK = 256
 
@@ -26,7 +28,7 @@ def clip_metrics(probabilities: np.ndarray, labels: np.ndarray, class_names: lis
         probabilities: (clips, time, classes); labels: (clips, time).
     """
     start = probabilities.shape[1] // 4
-    late = trainer.classification_metrics(probabilities[:, start:], labels[:, start:], class_names)
+    late = metrics.classification_metrics(probabilities[:, start:], labels[:, start:], class_names)
     clip_predictions = probabilities[:, start:].mean(axis=1).argmax(-1)
     return {
         "clip_accuracy": float((clip_predictions == labels[:, -1]).mean()),
@@ -37,7 +39,7 @@ def clip_metrics(probabilities: np.ndarray, labels: np.ndarray, class_names: lis
         "accuracy": late["accuracy"],  # for the confusion-matrix plot title
         "per_class_accuracy": late["per_class_accuracy"],
         "confusion_matrix": late["confusion_matrix"],
-        "clip_confusion_matrix": trainer.classification_metrics(
+        "clip_confusion_matrix": metrics.classification_metrics(
             np.eye(len(class_names))[clip_predictions], labels[:, -1], class_names
         )["confusion_matrix"],
     }
@@ -54,10 +56,9 @@ def video_accuracy(probabilities: np.ndarray, labels: np.ndarray, clip_videos: n
 
 
 def stream_predictor(model, config):
-    """``predict(frames (n, h, w, 3)) → (n, classes)``, the whole video chunk by chunk, state carried."""
-    import tensorflow as tf
+    """``predict(frames (n, h, w, 3)) → (n, classes)``, the whole video chunk by chunk, state carried.
 
-    from models import video_cnn_rnn
+    ``config``: the model settings (``pipelines.configs.video.VideoModelConfig``)."""
 
     stream = video_cnn_rnn.build_stream_model(model, config)
     sizes = video_cnn_rnn.state_sizes(config)
@@ -116,7 +117,7 @@ def whole_video_metrics(predict, videos: list, num_frames: int, class_names: lis
                 "frame_accuracy": round(frame_correct / max(len(late), 1), 4),
             }
         )
-    matrix = trainer.classification_metrics(np.eye(len(class_names))[predictions], np.asarray(truth), class_names)
+    matrix = metrics.classification_metrics(np.eye(len(class_names))[predictions], np.asarray(truth), class_names)
     return {
         "frame_accuracy": correct / max(total, 1),
         "video_accuracy": float(np.mean(np.asarray(predictions) == np.asarray(truth))),

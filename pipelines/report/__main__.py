@@ -3,6 +3,6 @@
 import sys
 
 from common import cli
-from pipelines.report import main
+from pipelines.report.command import main
 
 sys.exit(cli.run(main))

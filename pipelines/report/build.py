@@ -11,10 +11,12 @@ import platform
 import time
 import traceback
 
+from common import browser as browser_lib
 from common import config as config_lib
 from common.errors import UserError
 from pipelines.report import browser_check, render, sections
 from pipelines.report.content import new_section
+from pipelines.training import run_folder
 
 
 def build_report(config, runs_dir: str | pathlib.Path, preset_name: str = "") -> pathlib.Path:
@@ -24,10 +26,9 @@ def build_report(config, runs_dir: str | pathlib.Path, preset_name: str = "") ->
     broken experiment does not hide the rest; the page says so, and :func:`failures` names it for
     the command, which then fails (an experiment that crashes is not an inconclusive one).
     """
-    from pipelines.training import trainer
 
     runs_dir = pathlib.Path(runs_dir)
-    report_dir = trainer.make_run_dir(runs_dir, "report")
+    report_dir = run_folder.make_run_dir(runs_dir, "report")
     figures_dir = report_dir / "figures"
     figures_dir.mkdir()
     config_lib.save(config, report_dir / "config.json")
@@ -131,7 +132,7 @@ def check_in_browser(report_dir: pathlib.Path) -> str:
     """
     summary_path = report_dir / "report.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    browser = browser_check.find_browser()
+    browser = browser_lib.find_browser()
     if browser is None:
         summary["browser_check"] = {"checked": False}
         summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""``training.fit`` under MultiWorkerMirroredStrategy: a custom loop that behaves like the Keras callbacks.
+"""``trainer.fit`` under MultiWorkerMirroredStrategy: a custom loop that behaves like the Keras callbacks.
 
 Keras 3.15's ``model.fit`` fails under MultiWorkerMirroredStrategy (keras-team/keras#20585), so each
 step is ``strategy.run`` over ``strategy.experimental_distribute_dataset`` with ``tf.GradientTape``,
@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserError
-from pipelines.training import cluster
+from pipelines.training import cluster, schedule
 
 BACKUP_FILE = "backup.npz"
 # Collective failures a lost or restarted peer causes (anything else is a bug and keeps its traceback).
@@ -54,7 +54,7 @@ def fit(
     backup_dir: pathlib.Path,
     compile_model: Callable[[keras.Model], None],
 ) -> tuple[keras.Model, dict[str, list[float]], float]:
-    """Trains with ``strategy`` (multi-worker); same contract and return value as ``training.fit``.
+    """Trains with ``strategy`` (multi-worker); same contract and return value as ``trainer.fit``.
 
     ``build_model`` is called twice: once inside the strategy's scope (the trained copy) and once
     outside it (the plain model returned, which takes the best weights and needs no collectives for
@@ -102,7 +102,7 @@ def fit(
     writers = Writers(run_dir, state) if chief else None
     if writers and restored is not None:  # the new run folder starts with the best weights so far
         writers.save_best(plain, best_weights)
-    patience_lr = max(1, config.patience // 2)
+    patience_lr = schedule.plateau_patience(config.patience)
     cardinality = int(train.rebatch(global_batch).cardinality())
     start = time.perf_counter()
     examples = 0
@@ -264,7 +264,7 @@ def initial_state(learning_rate: float) -> dict[str, Any]:
 
 
 def update_callbacks(state: dict[str, Any], logs: dict[str, float], patience: int, patience_lr: int) -> bool:
-    """EarlyStopping(val_loss, restore_best_weights) and ReduceLROnPlateau(factor 0.3) as Keras does them.
+    """EarlyStopping(val_loss, restore_best_weights) and ReduceLROnPlateau (``schedule``) as Keras does them.
 
     Updates ``state`` for the epoch just finished; returns whether val_loss improved on the best
     and whether the learning rate was cut.
@@ -280,12 +280,12 @@ def update_callbacks(state: dict[str, Any], logs: dict[str, float], patience: in
     elif state["stop_wait"] >= patience and epoch > 0:
         state["stopped"] = True
     reduced = False
-    if current < state["plateau_best"] - 1e-4:
+    if current < state["plateau_best"] - schedule.MIN_DELTA:
         state.update(plateau_best=current, plateau_wait=0)
     else:
         state["plateau_wait"] += 1
         if state["plateau_wait"] >= patience_lr:
-            state.update(learning_rate=logs["learning_rate"] * 0.3, plateau_wait=0)
+            state.update(learning_rate=logs["learning_rate"] * schedule.REDUCE_FACTOR, plateau_wait=0)
             reduced = True
     return improved, reduced
 

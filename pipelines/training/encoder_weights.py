@@ -14,14 +14,17 @@ A file that does not fit the encoder is one line naming both.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pathlib
 
 import numpy as np
 
+from common import config as config_lib
+from common import network
 from common.errors import UserError
+from models import cnn, frame_encoders
+from pipelines.configs.image import ImageConfig
 
 # Keras' cache names of the "notop" ImageNet files, to say where an offline copy goes.
 IMAGENET_FILES = {
@@ -39,7 +42,9 @@ def keras_cache_dir() -> pathlib.Path:
 
 
 def load(model, config) -> str | None:
-    """Copies pretrained weights into ``model``'s ``frame_encoder``; returns where they came from."""
+    """Copies pretrained weights into ``model``'s ``frame_encoder``; returns where they came from.
+
+    ``config``: the model settings (``pipelines.configs.video.VideoModelConfig``)."""
     choice = (config.encoder_weights or "none").strip()
     if choice.lower() == "none":
         return None
@@ -66,8 +71,6 @@ def _load_file(target, path: pathlib.Path, encoder: str) -> None:
 
 
 def _imagenet(encoder, config) -> str:
-    from models import frame_encoders
-    from pipelines.datasets import tfds_source
 
     if config.encoder not in frame_encoders.BACKBONES:
         raise UserError(
@@ -75,7 +78,7 @@ def _imagenet(encoder, config) -> str:
             f"'{config.encoder}' has none: use none or an image run folder"
         )
     cached = keras_cache_dir() / IMAGENET_FILES[config.encoder]
-    if not cached.exists() and not tfds_source.network_reachable():
+    if not cached.exists() and not network.downloads_reachable():
         raise UserError(
             f"the ImageNet weights of {config.encoder} are not cached and the network is unreachable: put "
             f"{IMAGENET_FILES[config.encoder]} in {cached.parent}/, or give --encoder-weights PATH or none"
@@ -98,19 +101,14 @@ def _imagenet(encoder, config) -> str:
 
 def _image_run(encoder, folder: pathlib.Path, config) -> str:
     """The image CNN's encoder of a trained image run, into the small-CNN frame encoder."""
-    from models import cnn
-    from pipelines.image import ImageConfig
-
     weights, config_file = folder / "best.weights.h5", folder / "config.json"
     if not weights.exists() or not config_file.exists():
         raise UserError(f"encoder_weights '{folder}' must be an image run folder with config.json and best.weights.h5")
     if config.encoder != "small_cnn":
         raise UserError(f"an image run folder fits only the small_cnn encoder, not {config.encoder}")
     image_values = json.loads(config_file.read_text())
-    known = {f.name for f in dataclasses.fields(ImageConfig)}
-    image_config = ImageConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in image_values.items() if k in known}
-    )
+    known = config_lib.settings(ImageConfig)
+    image_config = config_lib.from_dict(ImageConfig, {k: v for k, v in image_values.items() if k in known}).model
     wanted = {
         "frame_size": image_config.image_size,
         "filters": tuple(image_config.filters),

@@ -22,9 +22,8 @@ import html
 import pathlib
 import sys
 
+from common import formats
 from common.errors import UserError
-
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".3gp"}
 
 
 def find_videos(folder: pathlib.Path) -> list[pathlib.Path]:
@@ -32,9 +31,9 @@ def find_videos(folder: pathlib.Path) -> list[pathlib.Path]:
     files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
     if not files:
         raise UserError(f"{folder} is empty; give a folder that holds video files")
-    videos = [path for path in files if path.suffix.lower() in VIDEO_SUFFIXES]
+    videos = [path for path in files if path.suffix.lower() in formats.VIDEO_EXTENSIONS]
     if not videos:
-        suffixes = ", ".join(sorted(VIDEO_SUFFIXES))
+        suffixes = ", ".join(sorted(formats.VIDEO_EXTENSIONS))
         raise UserError(f"{folder} holds {len(files)} file(s) but no videos (looked for {suffixes})")
     return videos
 

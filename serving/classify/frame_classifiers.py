@@ -22,6 +22,7 @@ import sys
 
 import numpy as np
 
+from common import quiet
 from common.errors import UserError
 from serving.export import layout
 
@@ -54,9 +55,7 @@ def limit_tensorflow_threads(threads: int) -> None:
     spends the difference synchronising, and it leaves the other cores to the decoder and the
     annotated-video encoder, the real bottlenecks. Has no effect once TensorFlow has started.
     """
-    from common import cli
-
-    cli.import_tensorflow_quietly()
+    quiet.import_tensorflow()
     if threads <= 0:
         return
     import tensorflow as tf

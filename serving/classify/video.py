@@ -53,7 +53,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from common import cli  # sets TF_CPP_MIN_LOG_LEVEL before TensorFlow is imported
+from common import cli  # its common.quiet sets the native log levels before TensorFlow is imported
 from common.errors import UserError
 from serving.classify import live_source, video_page, video_reader
 from serving.classify.annotated_writer import AnnotatedWriter, h264_available
@@ -387,5 +387,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.exit(cli.run(main))

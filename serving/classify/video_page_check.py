@@ -2,8 +2,8 @@
 
     python -m serving.classify.video_page_check runs/classify/clip/index.html
 
-The page is loaded into an iframe of a wrapper page (``pipelines.report.browser_check.run_wrapper``:
-the same browser, flags and no-network rules as the report's check). The wrapper waits for the
+The page is loaded into an iframe of a wrapper page (:mod:`common.browser`: the same browser, flags
+and no-network rules as the report's check). The wrapper waits for the
 video to load, then clicks each label segment in the list (the first ``MAX_SEGMENTS``) and, once the
 video has seeked, reads the label the page shows; it also lists every network request the page
 made. Problems: the video does not load (or the page has none, unless it says why), a segment
@@ -13,70 +13,56 @@ shows another label than its own, or the page fetched anything over the network.
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import sys
 from collections.abc import Sequence
 
+from common import browser as browser_lib
 from common import cli
 from common.errors import UserError
-from pipelines.report import browser_check
 
 MAX_SEGMENTS = 6
 
-_WRAPPER = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>video page check</title></head><body><pre id="result"></pre>
-<script>
-const out = document.getElementById("result");
-const frame = document.createElement("iframe");
-frame.style.width = "1200px"; frame.style.height = "900px";
-// Virtual time runs ahead while the browser waits on its media threads, so a plain timeout fires at
-// once; each poll also spins ~2 ms of real time, so a wait of N polls lasts at least N * 2 ms for real.
-const spin = () => { let x = 0; for (let k = 0; k < 2e6; k++) x += k %% 7; return x; };
-const wait = (target, names, polls) => new Promise((resolve) => {
-  let happened = null;
-  names.forEach((name) => target.addEventListener(name, () => { happened = happened || name; }, {once: true}));
-  let count = 0;
-  const poll = () => {
-    if (happened || ++count > polls) { resolve(happened || "timeout"); return; }
-    spin();
-    setTimeout(poll, 10);
-  };
-  setTimeout(poll, 0);
-});
-frame.addEventListener("load", async () => {
-  try {
-    const doc = frame.contentDocument, win = frame.contentWindow, video = doc.querySelector("video");
-    const note = doc.getElementById("note");
-    const result = {video: !!video, note: note ? note.textContent : "", segments: []};
-    if (video) {
-      result.loaded = video.readyState >= 2
-        || (!video.error && (await wait(video, ["loadeddata", "error"], 5000)) === "loadeddata");
-      result.media_error = video.error ? video.error.code : null;
-      result.duration = video.duration;
-      result.width = video.videoWidth;
-    }
-    for (const link of Array.from(doc.querySelectorAll("#segments a.segment")).slice(0, %(max_segments)d)) {
-      const seeked = !video ? Promise.resolve("seeked") : result.loaded ? wait(video, ["seeked"], 2500)
-        : Promise.resolve("not loaded");
-      link.click();
-      const how = await seeked;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      result.segments.push({expected: link.dataset.label, shown: doc.getElementById("label").textContent,
-                            frame: Number(doc.getElementById("frame").textContent), seeked: how === "seeked",
-                            time: video ? video.currentTime : null});
-    }
-    result.network = win.performance.getEntriesByType("resource").map((e) => e.name)
-      .filter((url) => !/^(file|data|blob|about):/i.test(url));
-    out.textContent = JSON.stringify(result);
-  } catch (error) {
-    out.textContent = JSON.stringify({error: String(error)});
+_FRAME_STYLE = 'frame.style.width = "1200px"; frame.style.height = "900px";'
+# Waits for the video to load, clicks each label segment (the first MAX_SEGMENTS) and, once the video has
+# seeked, reads the label the page shows. Virtual time runs ahead while the browser waits on its media
+# threads, so a plain timeout fires at once; each poll also spins ~2 ms of real time, so a wait of N
+# polls lasts at least N * 2 ms for real.
+_INSPECT = """
+  const spin = () => { let x = 0; for (let k = 0; k < 2e6; k++) x += k % 7; return x; };
+  const wait = (target, names, polls) => new Promise((resolve) => {
+    let happened = null;
+    names.forEach((name) => target.addEventListener(name, () => { happened = happened || name; }, {once: true}));
+    let count = 0;
+    const poll = () => {
+      if (happened || ++count > polls) { resolve(happened || "timeout"); return; }
+      spin();
+      setTimeout(poll, 10);
+    };
+    setTimeout(poll, 0);
+  });
+  const video = doc.querySelector("video");
+  const note = doc.getElementById("note");
+  const result = {video: !!video, note: note ? note.textContent : "", segments: []};
+  if (video) {
+    result.loaded = video.readyState >= 2
+      || (!video.error && (await wait(video, ["loadeddata", "error"], 5000)) === "loadeddata");
+    result.media_error = video.error ? video.error.code : null;
+    result.duration = video.duration;
+    result.width = video.videoWidth;
   }
-});
-frame.src = %(page)s;
-document.body.appendChild(frame);
-</script></body></html>
-"""
+  for (const link of Array.from(doc.querySelectorAll("#segments a.segment")).slice(0, MAX_SEGMENTS)) {
+    const seeked = !video ? Promise.resolve("seeked") : result.loaded ? wait(video, ["seeked"], 2500)
+      : Promise.resolve("not loaded");
+    link.click();
+    const how = await seeked;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    result.segments.push({expected: link.dataset.label, shown: doc.getElementById("label").textContent,
+                          frame: Number(doc.getElementById("frame").textContent), seeked: how === "seeked",
+                          time: video ? video.currentTime : null});
+  }
+  return result;
+""".replace("MAX_SEGMENTS", str(MAX_SEGMENTS))
 
 
 @dataclasses.dataclass
@@ -113,12 +99,12 @@ def check_page(page: pathlib.Path, timeout: float = 60, browser: str | None = No
     page = pathlib.Path(page).resolve()
     if not page.is_file():
         raise UserError(f"{page} does not exist; run classify-video first")
-    browser = browser or browser_check.find_browser()
+    browser = browser or browser_lib.find_browser()
     if browser is None:
-        raise UserError(f"no browser to check the page in; {browser_check.INSTALL_HINT}")
-    wrapper = _WRAPPER % {"page": json.dumps(page.as_uri()), "max_segments": MAX_SEGMENTS}
-    # The wrapper's polls (10 virtual ms each; see _WRAPPER) need a budget well above the report's.
-    found = browser_check.run_wrapper(browser, page, wrapper, timeout, virtual_time_ms=600_000)
+        raise UserError(f"no browser to check the page in; {browser_lib.INSTALL_HINT}")
+    wrapper = browser_lib.wrapper_page(page, _INSPECT, _FRAME_STYLE)
+    # The polls (10 virtual ms each; see _INSPECT) need a budget well above the report's.
+    found = browser_lib.run_wrapper(browser, page, wrapper, timeout, virtual_time_ms=600_000)
     return PageResult(
         page=page,
         has_video=found["video"],

@@ -67,10 +67,3 @@ def predict_encoded_images(image_bytes: tf.Tensor, predict) -> tf.Tensor:
         )
 
     return tf.cond(one_size, lambda: predict(images.to_tensor()), one_at_a_time)
-
-
-def decode_image(image_bytes: tf.Tensor, size: int) -> tf.Tensor:
-    """JPEG/PNG/BMP/GIF bytes → (size, size, 3) uint8 RGB, resized as the model resizes."""
-    image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-    resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)

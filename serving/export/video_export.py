@@ -35,7 +35,9 @@ CHECK_FRAMES = 64
 
 
 def build_archive(model: keras.Model, config, class_names: list[str]):
-    """Returns the ExportArchive and its endpoint functions (callable eagerly, for checks)."""
+    """Returns the ExportArchive and its endpoint functions (callable eagerly, for checks).
+
+    ``config``: the model settings (``pipelines.configs.video.VideoModelConfig``)."""
     serving_model = video_cnn_rnn.build_video_cnn_rnn(config, len(class_names), use_cudnn=False)
     serving_model.set_weights(model.get_weights())
     stream_model = video_cnn_rnn.build_stream_model(serving_model, config)
@@ -86,6 +88,17 @@ def build_archive(model: keras.Model, config, class_names: list[str]):
     return archive, {"serving_default": serve, "encoded": encoded, "stream": stream, "stream_encoded": stream_encoded}
 
 
+def _long_check_video(sample_clips: np.ndarray) -> np.ndarray:
+    """(1, CHECK_FRAMES, 1.5 h, 1.5 w, 3): the sample clips one after another, repeated to CHECK_FRAMES
+    frames, so the stream check crosses clip boundaries (the content changes), at a size the model
+    must resize."""
+    frames = np.concatenate(list(sample_clips))  # (clips * time, h, w, 3)
+    frames = frames[np.arange(CHECK_FRAMES) % len(frames)]
+    height, width = frames.shape[1:3]
+    size = (width * 3 // 2, height * 3 // 2)
+    return np.stack([cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR) for frame in frames])[np.newaxis]
+
+
 def _encode_frames(clips: np.ndarray, extension: str, quality: int = 95) -> np.ndarray:
     """(batch, time, h, w, 3) RGB → (batch, time) object array of encoded bytes."""
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if extension == ".jpg" else []
@@ -104,13 +117,13 @@ def export_video_model(
     """Publishes ``export/video/<version>/`` and checks it in a fresh process.
 
     The check: ``serving_default`` and ``encoded`` (PNG: exact; JPEG: within JPEG error) against
-    the live model on ``sample_clips``, and ``stream`` fed a 64-frame video of changing motions
-    in chunks of 8, state carried by the fresh process itself, against ``serving_default`` on the
-    whole video (within 1e-5).
+    the live model on ``sample_clips``, and ``stream`` fed a 64-frame video (the sample clips one
+    after another, at 1.5 times their size) in chunks of 8, state carried by the fresh process
+    itself, against ``serving_default`` on the whole video (within 1e-5).
 
     Args:
         model: the trained video model.
-        config: its config (``frame_size``, ``cell``, ``units`` ... ``VideoConfig``).
+        config: its model settings (``pipelines.configs.video.VideoModelConfig``).
         class_names: class names in output order.
         config_dict: the resolved config, saved as ``assets.extra/config.json``.
         export_root: TF Serving base directory.
@@ -119,14 +132,11 @@ def export_video_model(
     Returns:
         The version directory and the check's maximum differences per signature.
     """
-    from pipelines.datasets.embedded import shape_motion
-
     archive, endpoints = build_archive(model, config, class_names)
     sample_clips = np.asarray(sample_clips, np.uint8)
     png = _encode_frames(sample_clips, ".png")
     jpeg = _encode_frames(sample_clips, ".jpg")
-    long_frames, _ = shape_motion.render_long_video(0, 4, size=48, segment_frames=(16, 24))
-    long_clip = long_frames[np.newaxis, :CHECK_FRAMES]  # (1, 64, 48, 48, 3)
+    long_clip = _long_check_video(sample_clips)  # (1, 64, h', w', 3)
     states = video_cnn_rnn.state_sizes(config)
     zeros = {name: np.zeros((1, size), np.float32) for name, size in states.items()}
 

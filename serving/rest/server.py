@@ -35,9 +35,9 @@ import time
 import urllib.parse
 import zlib
 
-from common import cli
+from common import quiet
 
-cli.import_tensorflow_quietly()  # its start-up lines (oneDNN, CUDA probing) kept off the server's stderr
+quiet.import_tensorflow()  # its start-up lines (oneDNN, CUDA probing) kept off the server's stderr
 
 from serving.rest.model_repository import ModelRepository  # noqa: E402
 from serving.rest.rest_api import RestApi  # noqa: E402

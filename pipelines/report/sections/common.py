@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pathlib
 
+from common import config as config_lib
+from models import cnn
+from pipelines.configs import image as image_configs
 from pipelines.report.content import Section
 
 # A verdict needs a margin above noise: a few hundred test examples resolve about this much.
@@ -31,16 +33,6 @@ def inconclusive(section: Section, what: str, accuracy: float, chance: float) ->
     return True
 
 
-def new_run(parent: pathlib.Path, train) -> pathlib.Path:
-    """Calls ``train()`` and returns the run folder it created under ``parent``."""
-    before = set(parent.iterdir()) if parent.exists() else set()
-    train()
-    created = sorted(p for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".") and p not in before)
-    if not created:
-        raise RuntimeError(f"the run wrote no folder under {parent}")
-    return created[-1]
-
-
 def metrics(run_dir: pathlib.Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
 
@@ -50,7 +42,7 @@ def footer(what: str, seed: int, seconds: float) -> str:
 
 
 def describe(config, keys: tuple[str, ...]) -> str:
-    values = dataclasses.asdict(config)
+    values = config_lib.to_dict(config)
     return ", ".join(
         f"{key}={','.join(map(str, values[key])) if isinstance(values[key], (tuple, list)) else values[key]}"
         for key in keys
@@ -59,15 +51,14 @@ def describe(config, keys: tuple[str, ...]) -> str:
 
 
 def image_config(config, **changes):
-    from pipelines import image
-
-    return dataclasses.replace(image.PRESETS[config.pipeline_preset], seed=config.seed, **changes)
+    """The image pipeline's preset of the report's ``pipeline_preset``, with the report's seed and ``changes``."""
+    return config_lib.replace(image_configs.PRESETS[config.pipeline_preset], seed=config.seed, **changes)
 
 
 def load_image_model(run_dir: pathlib.Path, image_config, num_classes: int):
-    from models import cnn
+    """The image CNN a run trained, rebuilt from its config with its best weights."""
 
-    model = cnn.build_image_classifier(image_config, num_classes)
+    model = cnn.build_image_classifier(image_config.model, num_classes)
     model.load_weights(str(run_dir / "best.weights.h5"))
     return model
 

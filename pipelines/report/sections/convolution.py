@@ -5,14 +5,19 @@ from __future__ import annotations
 import pathlib
 import time
 
+import cv2
+import keras
 import numpy as np
 
+from common import formats
+from pipelines import image
+from pipelines.datasets import image_sources
+from pipelines.datasets.embedded import shapes
 from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
 from pipelines.report.sections import common
 
 SHARED_VIDEOS = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "data" / "videos"
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 
 def _receptive_fields(image_config) -> list[int]:
@@ -32,18 +37,14 @@ def _receptive_fields(image_config) -> list[int]:
 
 def _photo(config) -> tuple[np.ndarray, str]:
     """A real photo (a frame from the middle of a shared video, or the file given), else a generated scene."""
-    import cv2
-
-    from pipelines.datasets import image_sources
-    from pipelines.datasets.embedded import shapes
 
     candidates = []
     if config.photo:
         candidates = [pathlib.Path(config.photo).expanduser()]
     elif SHARED_VIDEOS.is_dir():
-        candidates = sorted(p for p in SHARED_VIDEOS.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+        candidates = sorted(p for p in SHARED_VIDEOS.iterdir() if p.suffix.lower() in formats.VIDEO_EXTENSIONS)
     for path in candidates:
-        if path.suffix.lower() in image_sources.IMAGE_EXTENSIONS:
+        if path.suffix.lower() in formats.IMAGE_EXTENSIONS:
             image = image_sources.read_image(path)
             if image is not None:
                 return image, f"real photo: {path.name}"
@@ -72,25 +73,19 @@ def _center_square(image: np.ndarray) -> np.ndarray:
 
 
 def convolution(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
-    import keras
-
-    from pipelines import image
-    from pipelines.datasets import image_sources
-
     section = new_section(1)
     start = time.perf_counter()
     image_config = common.image_config(
         config, epochs=config.image_epochs, max_train_examples=config.image_train_examples
     )
-    run_dir = common.new_run(
-        runs_dir / "image", lambda: image.train_and_export(image_config, str(runs_dir), "", export_model=False)
-    )
+    run_dir = image.train_and_export(image_config, runs_dir).run_dir
     section.runs.append(run_dir)
     metrics = common.metrics(run_dir)
     model = common.load_image_model(run_dir, image_config, len(metrics["class_names"]))
+    size = image_config.model.image_size
     encoder = model.get_layer("cnn_encoder")
-    last = image_config.convs_per_block
-    block_names = [f"block{b + 1}_relu{last}" for b in range(len(image_config.filters))]
+    last = image_config.model.convs_per_block
+    block_names = [f"block{b + 1}_relu{last}" for b in range(len(image_config.model.filters))]
     probe = keras.Model(encoder.inputs, [encoder.get_layer(name).output for name in block_names])
 
     def maps_of(picture: np.ndarray) -> tuple[np.ndarray, list[tuple[str, np.ndarray]], str]:
@@ -102,7 +97,7 @@ def convolution(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
         named = [(f"block {b + 1}", np.asarray(o[0])) for b, o in enumerate(outputs)]
         return np.asarray(batch[0]), named, f"{label} ({probabilities.max():.2f})"
 
-    data = image_sources.load("", image_config.image_size, config.seed)
+    data = image_sources.load(image_config.data, image_config.model.image_size, config.seed)
     embedded, embedded_label = next(iter(data.test.skip(3).take(1)))
     embedded = embedded.numpy()
     photo, photo_source = _photo(config)
@@ -135,19 +130,19 @@ def convolution(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
             Figure(
                 path,
                 f"Feature maps of each block for the {source}: the 8 most active channels per block "
-                f"(after ReLU), input resized to {image_config.image_size}x{image_config.image_size}; predicted "
+                f"(after ReLU), input resized to {size}x{size}; predicted "
                 f"{predicted}. Run {run_dir.name}; seed {config.seed}; run time {seconds:.0f} s.",
             )
         )
 
-    fields = _receptive_fields(image_config)
+    fields = _receptive_fields(image_config.model)
     accuracy, baseline = metrics["test"]["accuracy"], metrics["baseline"]["accuracy"]
     section.blocks.append(
         Table(
             ["block", "channels", "map size", "receptive field (input pixels)"],
             [
                 [str(b + 1), str(f), f"{named[b][1].shape[0]}x{named[b][1].shape[1]}", f"{fields[b]}"]
-                for b, f in enumerate(image_config.filters)
+                for b, f in enumerate(image_config.model.filters)
             ],
         )
     )
@@ -164,7 +159,7 @@ def convolution(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
         section.verdict = "supported"
         section.verdict_reason = (
             f"each block's unit sees a larger patch ({', '.join(map(str, fields))} pixels of a "
-            f"{image_config.image_size}-pixel input), and the stacked blocks reach {accuracy:.3f} where a linear "
+            f"{image_config.model.image_size}-pixel input), and the stacked blocks reach {accuracy:.3f} where a linear "
             f"model on the pixels reaches {baseline:.3f}. The pictures are illustrations: which pattern a channel "
             "combines is read from them by eye, not measured."
         )

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pathlib
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 
+from common import config as config_lib
+from models import text_rnn, video_cnn_rnn
+from pipelines.configs import text as text_configs
+from pipelines.configs import video as video_configs
+from pipelines.datasets import text_sources, vocabulary
+from pipelines.datasets.embedded import shape_motion
 from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
 from pipelines.report.sections import common
+from pipelines.training import run_folder
 
 
 def _time_steps(models: dict, inputs, targets, steps: int) -> dict[str, dict[str, float]]:
     """Median seconds per ``train_on_batch`` and ``predict_on_batch``, the models interleaved step by
     step so that changes in machine load hit both alike."""
-    import keras
 
     for model in models.values():
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
@@ -42,16 +51,6 @@ def _recurrent_parameters(model, names: tuple[str, ...]) -> int:
 
 
 def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
-    import os
-
-    import keras
-
-    from models import text_rnn, video_cnn_rnn
-    from pipelines import text, video
-    from pipelines.datasets import text_sources
-    from pipelines.datasets.embedded import shape_motion
-    from pipelines.training import trainer
-
     section = new_section(4)
     start = time.perf_counter()
     load_before = os.getloadavg()[0]
@@ -59,19 +58,20 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     rows = []
 
     # Text: the text pipeline's model at its preset width, on fixed embedded sentences.
-    text_base = dataclasses.replace(
-        text.PRESETS[config.pipeline_preset], tokenize="character", wide=False, seed=config.seed
+    text_base = config_lib.replace(
+        text_configs.PRESETS[config.pipeline_preset], tokenize="character", wide=False, seed=config.seed
     )
-    data = text_sources.load("", seed=config.seed, max_train_examples=max(batch, 256), distance=text_base.distance)
-    vocabulary = text.adapt_vocabulary(data.texts["train"], "character", text_base.max_tokens)
+    data = text_sources.load(
+        dataclasses.replace(text_base.data, dataset="", max_train_examples=max(batch, 256)), seed=config.seed
+    )
+    characters = vocabulary.adapt_vocabulary(data.texts["train"], "character", text_base.model.max_tokens)
     keras.utils.set_random_seed(config.seed)
     text_models = {
         cell: text_rnn.build_text_classifier(
-            dataclasses.replace(text_base, cell=cell), vocabulary, len(data.class_names), use_cudnn=False
+            dataclasses.replace(text_base.model, cell=cell), characters, len(data.class_names), use_cudnn=False
         )
         for cell in ("gru", "lstm")
     }
-    import tensorflow as tf
 
     text_inputs = tf.constant([str(t) for t in data.texts["train"][:batch]], tf.string)
     text_targets = data.labels["train"][:batch]
@@ -79,25 +79,25 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     rows.append(
         (
             f"text ({common.describe(text_base, ('units', 'embedding_dim', 'bidirectional', 'max_length'))}, "
-            f"distance {text_base.distance})",
+            f"distance {text_base.data.distance})",
             text_models,
             text_times,
         )
     )
 
     # Video: the video pipeline's CNN + recurrent model at its preset width, on fixed clips.
-    video_base = dataclasses.replace(video.PRESETS[config.pipeline_preset], seed=config.seed).resolved()
+    video_base = config_lib.replace(video_configs.PRESETS[config.pipeline_preset], seed=config.seed).resolved()
     rng = np.random.default_rng(config.seed)
     clips = np.stack(
         [
-            shape_motion.render_clip(rng, shape_motion.MOTIONS[i % 6], video_base.num_frames, 32)
+            shape_motion.render_clip(rng, shape_motion.MOTIONS[i % 6], video_base.data.num_frames, 32)
             for i in range(min(batch, 16))
         ]
     )
-    clip_targets = np.tile((np.arange(len(clips)) % 6)[:, None], (1, video_base.num_frames))
+    clip_targets = np.tile((np.arange(len(clips)) % 6)[:, None], (1, video_base.data.num_frames))
     keras.utils.set_random_seed(config.seed)
     video_models = {
-        cell: video_cnn_rnn.build_video_cnn_rnn(dataclasses.replace(video_base, cell=cell), 6, use_cudnn=False)
+        cell: video_cnn_rnn.build_video_cnn_rnn(dataclasses.replace(video_base.model, cell=cell), 6, use_cudnn=False)
         for cell in ("gru", "lstm")
     }
     video_times = _time_steps(video_models, clips, clip_targets, config.timing_steps)
@@ -109,7 +109,7 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
         )
     )
     # The recurrent layer alone, same width, so the cell's own cost is not hidden behind a CNN or embedding.
-    width, steps = text_base.units[0], 100
+    width, steps = text_base.model.units[0], 100
     sequences = np.random.default_rng(config.seed).normal(size=(batch, steps, width)).astype("float32")
 
     def bare(cell: str) -> keras.Model:
@@ -149,7 +149,7 @@ def gru_vs_lstm(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
                 f"{times['gru']['predict'] * 1e3:.1f} / {times['lstm']['predict'] * 1e3:.1f} = {ratio['predict']:.2f}",
             ]
         )
-    measurement_dir = trainer.make_run_dir(runs_dir, "gru_vs_lstm")
+    measurement_dir = run_folder.make_run_dir(runs_dir, "gru_vs_lstm")
     (measurement_dir / "results.json").write_text(
         json.dumps(
             {

@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import pathlib
+import re
+import shutil
 import time
 
 import numpy as np
 
+from pipelines import compare_rnn
+from pipelines.configs import compare_rnn as compare_configs
+from pipelines.datasets.embedded import chinese_reference
 from pipelines.report.content import Figure, Section, Table, new_section
 from pipelines.report.sections import common
 
 
 def memory(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
-    import csv
-    import shutil
-
-    from pipelines import compare_rnn
-
     section = new_section(3)
     start = time.perf_counter()
     compare_config = dataclasses.replace(
-        compare_rnn.PRESETS[config.pipeline_preset],
+        compare_configs.PRESETS[config.pipeline_preset],
         distances=tuple(config.compare_distances),
         cells=tuple(config.compare_cells),
         epochs=config.compare_epochs,
         max_train_examples=config.compare_train_examples,
         seed=config.seed,
     )
-    run_dir = common.new_run(runs_dir / "compare_rnn", lambda: compare_rnn.compare(compare_config, str(runs_dir)))
+    run_dir, _ = compare_rnn.compare(compare_config, runs_dir)
     seconds = time.perf_counter() - start
     section.runs.append(run_dir)
     with open(run_dir / "results.csv", encoding="utf-8") as handle:
@@ -100,13 +101,10 @@ def memory(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
 
 def _chance_from(results_md: str) -> str:
     """The chance level compare_rnn writes into results.md ("chance = 0.25")."""
-    import re
 
     match = re.search(r"chance = ([0-9]+(?:\.[0-9]+)?)", results_md)
     return match.group(1) if match else ""
 
 
 def _compare_test_size() -> int:
-    from pipelines.datasets.embedded import chinese_reference
-
     return chinese_reference.SPLIT_SIZES["test"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import pathlib
@@ -10,46 +9,45 @@ import time
 
 import numpy as np
 
+from common import config as config_lib
+from models import video_cnn_rnn
+from pipelines import video
+from pipelines.configs import video as video_configs
+from pipelines.datasets.embedded import shape_motion
 from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
 from pipelines.report.sections import common
+from pipelines.training import run_folder
 
 
 def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
-    from common import config as config_lib
-    from models import video_cnn_rnn
-    from pipelines import video
-    from pipelines.datasets.embedded import shape_motion
-    from pipelines.training import trainer
-
     section = new_section(5)
     start = time.perf_counter()
-    video_config = dataclasses.replace(
-        video.PRESETS[config.pipeline_preset],
+    video_config = config_lib.replace(
+        video_configs.PRESETS[config.pipeline_preset],
         epochs=config.video_epochs,
         baseline_epochs=config.video_baseline_epochs,
         max_train_examples=config.video_train_examples,
         max_eval_examples=config.video_eval_examples,
         seed=config.seed,
     )
-    run_dir = common.new_run(
-        runs_dir / "video", lambda: video.train_and_export(video_config, str(runs_dir), "", export_model=False)
-    )
+    run_dir = video.train_and_export(video_config, runs_dir).run_dir
     train_seconds = time.perf_counter() - start
     section.runs.append(run_dir)
     # The models are rebuilt from the config the run resolved and saved (frame size, filters, epochs
     # ...), never from the preset, whose automatic values (0 = choose) build a different model.
-    video_config = config_lib.load(video.VideoConfig, run_dir / "config.json")
+    video_config = config_lib.load(video_configs.VideoConfig, run_dir / "config.json")
+    model_config = video_config.model
     metrics = common.metrics(run_dir)
     class_names = metrics["class_names"]
     hybrid = metrics["test"]["per_class_accuracy"]
     baseline = metrics["baseline"]["per_class_accuracy"]
     chance = 1 / len(class_names)
     what = (
-        f"video CNN+{video_config.cell.upper()} "
+        f"video CNN+{model_config.cell.upper()} "
         f"({common.describe(video_config, ('frame_size', 'filters', 'units', 'num_frames', 'feature_difference'))}), "
         f"{metrics['epochs_run']} epochs on {metrics['sizes']['train']} clips; frame-only baseline "
-        f"{video_config.baseline_epochs} epochs"
+        f"{video_config.training.baseline_epochs} epochs"
     )
     footer = common.footer(what, config.seed, train_seconds)
     section.figures.append(
@@ -94,15 +92,15 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
     # A long generated video, classified causally chunk by chunk through the stream model (the same
     # graph as the export's `stream` signature), against its ground truth.
     timeline_start = time.perf_counter()
-    model = video_cnn_rnn.build_video_cnn_rnn(video_config, len(class_names))
+    model = video_cnn_rnn.build_video_cnn_rnn(model_config, len(class_names))
     model.load_weights(str(run_dir / "best.weights.h5"))
-    stream = video_cnn_rnn.build_stream_model(model, video_config)
-    frame_only = video_cnn_rnn.build_frame_baseline(video_config, len(class_names))
+    stream = video_cnn_rnn.build_stream_model(model, model_config)
+    frame_only = video_cnn_rnn.build_frame_baseline(model_config, len(class_names))
     frame_only.load_weights(str(run_dir / "frame_baseline" / "best.weights.h5"))
     motions = tuple(c for c in class_names if c in shape_motion.MOTIONS)
     frames, labels = shape_motion.render_long_video(config.seed, config.long_video_segments, size=32, motions=motions)
     truth = np.array([class_names.index(shape_motion.MOTIONS[label]) for label in labels])
-    states = {name: np.zeros((1, size), np.float32) for name, size in video_cnn_rnn.state_sizes(video_config).items()}
+    states = {name: np.zeros((1, size), np.float32) for name, size in video_cnn_rnn.state_sizes(model_config).items()}
     chunk, hybrid_probabilities = 16, []
     for begin in range(0, len(frames), chunk):
         outputs = stream({"frames": frames[np.newaxis, begin : begin + chunk], **states}, training=False)
@@ -123,7 +121,7 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
         "CNN+RNN, 4+ frames after a cut": float((hybrid_labels == truth)[settled].mean()),
         "frame-only CNN, 4+ frames after a cut": float((baseline_labels == truth)[settled].mean()),
     }
-    measurement_dir = trainer.make_run_dir(runs_dir, "video_timeline")
+    measurement_dir = run_folder.make_run_dir(runs_dir, "video_timeline")
     np.savez_compressed(
         measurement_dir / "timeline.npz",
         truth=truth,
@@ -174,7 +172,8 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
     )
     per_frame = metrics["test"]["frame_accuracy_after_first_quarter"]
     per_frame_baseline = metrics["baseline"]["frame_accuracy_after_first_quarter"]
-    margin = common.margin(metrics["test"]["num_clips"] * (video_config.num_frames - video_config.num_frames // 4))
+    num_frames = video_config.data.num_frames
+    margin = common.margin(metrics["test"]["num_clips"] * (num_frames - num_frames // 4))
     class_margin = common.margin(metrics["test"]["num_clips"] // len(class_names))
     # Every motion understood: each class well above chance (a per-class comparison with the baseline
     # would reward a baseline that answers one class for every frame with 1.0 on that class).

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pathlib
 import time
 
+import cv2
 import numpy as np
 
+from common import config as config_lib
+from pipelines import image
+from pipelines.datasets.embedded import shapes
 from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
 from pipelines.report.sections import common
+from pipelines.training import run_folder
 
 
 def _centred_shape(rng: np.random.Generator, kind: str, size: int, offset: tuple[float, float]) -> np.ndarray:
-    from pipelines.datasets.embedded import shapes
-
     background = shapes.render_background(rng, size, size)
     radius = rng.uniform(0.18, 0.24) * size
     center = (size / 2 + offset[0], size / 2 + offset[1])
@@ -28,9 +30,6 @@ def _centred_shape(rng: np.random.Generator, kind: str, size: int, offset: tuple
 
 def centred_shapes_folder(root: pathlib.Path, per_class: int, size: int, jitter: int, seed: int) -> pathlib.Path:
     """Writes (once) a folder dataset of the six shapes near the centre (± ``jitter`` pixels)."""
-    import cv2
-
-    from pipelines.datasets.embedded import shapes
 
     folder = root / f"centred_shapes-{per_class}x{size}px-jitter{jitter}-seed{seed}"
     done = folder / ".complete"
@@ -50,7 +49,6 @@ def centred_shapes_folder(root: pathlib.Path, per_class: int, size: int, jitter:
 def shifted_test_set(num_images: int, shift: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The same ``num_images`` scenes (background, shape, colour, direction) with the shape moved ``shift``
     pixels from the centre, in a direction drawn per scene; labels index ``shapes.SHAPES``."""
-    from pipelines.datasets.embedded import shapes
 
     images, labels = [], []
     for index in range(num_images):
@@ -64,18 +62,14 @@ def shifted_test_set(num_images: int, shift: int, size: int, seed: int) -> tuple
 
 
 def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
-    from pipelines import image
-    from pipelines.datasets.embedded import shapes
-    from pipelines.training import trainer
-
     section = new_section(2)
     start = time.perf_counter()
     base = common.image_config(config, epochs=config.shift_epochs, augment=False)
-    size = base.image_size
+    size = base.model.image_size
     folder = centred_shapes_folder(
         runs_dir / "report" / "datasets", config.shift_images_per_class, size, config.shift_jitter, config.seed
     )
-    base = dataclasses.replace(base, dataset=str(folder))
+    base = config_lib.replace(base, dataset=str(folder))
     # Pooling vs strided convolutions under each head: the pipeline's flatten head keeps position after
     # the last block, a global average throws it away; the pair under each head has the same parameters.
     variants = {
@@ -85,10 +79,8 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
     }
     models, run_dirs, parameters, fit_seconds = {}, {}, {}, {}
     for name, (mode, head) in variants.items():
-        variant = dataclasses.replace(base, pooling=mode, head=head)
-        run_dir = common.new_run(
-            runs_dir / "image", lambda v=variant: image.train_and_export(v, str(runs_dir), "", export_model=False)
-        )
+        variant = config_lib.replace(base, pooling=mode, head=head)
+        run_dir = image.train_and_export(variant, runs_dir).run_dir
         metrics = common.metrics(run_dir)
         run_dirs[name], parameters[name], fit_seconds[name] = run_dir, metrics["parameters"], metrics["fit_seconds"]
         models[name] = (common.load_image_model(run_dir, variant, len(metrics["class_names"])), metrics["class_names"])
@@ -109,7 +101,7 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
     # Share of its own centred accuracy a model keeps off-centre (mean over the shifts > 0).
     retained = {name: float(np.mean(values[1:]) / max(values[0], 1e-9)) for name, values in accuracy.items()}
 
-    measurement_dir = trainer.make_run_dir(runs_dir, "position")
+    measurement_dir = run_folder.make_run_dir(runs_dir, "position")
     results = {
         "shifts": shifts,
         "accuracy": accuracy,
@@ -126,7 +118,7 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
 
     what = (
         f"image CNN ({common.describe(base, ('image_size', 'filters', 'convs_per_block', 'dense_units'))}), "
-        f"{base.epochs} epochs on {config.shift_images_per_class * 6 * 8 // 10} centred shapes "
+        f"{base.training.epochs} epochs on {config.shift_images_per_class * 6 * 8 // 10} centred shapes "
         f"(±{config.shift_jitter} px)"
     )
     footer = common.footer(what, config.seed, seconds)

@@ -1,0 +1,43 @@
+"""The quiet TensorFlow import: library start-up chatter kept off the terminal, real warnings kept.
+
+Importing this module sets, once and for every process the project starts (children inherit the
+environment), the log levels that TensorFlow's and OpenCV's native code read before Python can
+filter anything: ``TF_CPP_MIN_LOG_LEVEL=2`` (TensorFlow's C++ INFO and WARNING lines: oneDNN, CPU
+features) and OpenCV's FFmpeg messages about broken files (the readers report skips in one line of
+their own). A value already set by the user wins. :func:`import_tensorflow` then imports TensorFlow
+with its remaining C++ start-up lines kept off stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+
+
+def import_tensorflow() -> None:
+    """Imports TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) kept off stderr.
+
+    TensorFlow's native logging writes straight to file descriptor 2 before Python can filter it,
+    so a one-line error would drown in them. Python-level import errors still surface. On a machine
+    without an NVIDIA driver the devices are also listed here, as the CUDA probe then logs an
+    error line ("failed call to cuInit") at the first use of TensorFlow; with a driver it may
+    have something to say, so it is left to speak.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow
+
+            if not os.path.exists("/proc/driver/nvidia"):
+                tensorflow.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
