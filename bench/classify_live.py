@@ -14,7 +14,6 @@ buffering and the decoding, and up to 2 ms of polling. ``--seconds`` of stream (
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -29,6 +28,7 @@ import numpy as np
 
 from bench import classify_video as bench_classify
 from bench.support.mjpeg_server import MjpegServer
+from common import cli
 
 BENCH = "classify_live"
 FPS = 30.0
@@ -54,7 +54,7 @@ def watch_rows(path: pathlib.Path, stop: threading.Event) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m bench.classify_live")
+    parser = cli.ArgumentParser(prog="python -m bench.classify_live")
     parser.add_argument("--export-dir", default=str(bench_classify.PROJECT_ROOT / "export"))
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args(argv)

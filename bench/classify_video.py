@@ -33,7 +33,6 @@ about 5.5 minutes on 2 quiet CPU cores.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
@@ -46,6 +45,7 @@ import cv2
 import numpy as np
 
 from bench.support import ffmpeg_reference, stage_costs
+from common import cli
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_VIDEO = PROJECT_ROOT.parent / "shared" / "data" / "videos" / "slow_traffic_small.mp4"
@@ -267,7 +267,7 @@ def prepare_models(export_dir: pathlib.Path, scratch: pathlib.Path) -> tuple[pat
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m bench.classify_video")
+    parser = cli.ArgumentParser(prog="python -m bench.classify_video")
     parser.add_argument("--export-dir", default=str(PROJECT_ROOT / "export"))
     parser.add_argument("--long-frames", type=int, default=3000)
     parser.add_argument("--loops", type=int, default=LOOPS_640, help="the 640x360 clip's length in loops")

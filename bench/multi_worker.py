@@ -13,13 +13,14 @@ Run time: about 2 minutes on 2 CPU cores.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+
+from common import cli
 
 BENCH = "multi_worker"
 
@@ -99,7 +100,7 @@ def run_job(num_workers: int, steps: int, repeats: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m bench.multi_worker")
+    parser = cli.ArgumentParser(prog="python -m bench.multi_worker")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--worker", action="store_true", help="(internal) run as one worker of the job")

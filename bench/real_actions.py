@@ -15,7 +15,6 @@ Printed per fold and averaged, beside the frame-only CNN and the classical basel
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import subprocess
@@ -25,7 +24,7 @@ import textwrap
 
 import numpy as np
 
-from common import formats
+from common import cli, formats
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT = False  # `make bench` leaves it out; name it to run it
@@ -123,7 +122,7 @@ def run_fold(root, pattern, held_out, groups, work: pathlib.Path, extra: list[st
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m bench real_actions")
+    parser = cli.ArgumentParser(prog="python -m bench real_actions")
     parser.add_argument("--dataset", default=str(DEFAULT_DATASET))
     parser.add_argument("--group-pattern", default=r"^(actor\d+)_")
     parser.add_argument("extra", nargs="*", help="further pipeline flags (after --)")

@@ -24,7 +24,6 @@ own). Run time: about 30 s plus server start-up.
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import sys
@@ -34,6 +33,7 @@ import time
 import cv2
 import numpy as np
 
+from common import cli
 from serving.rest import dev_server
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -149,7 +149,7 @@ def stream_state(signature, frame_input: str) -> dict[str, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m bench.rest")
+    parser = cli.ArgumentParser(prog="python -m bench.rest")
     parser.add_argument("--export-dir", default=str(PROJECT_ROOT / "export"))
     parser.add_argument("--chunk", type=int, default=32, help="frames (images) per request")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")

@@ -15,10 +15,11 @@ Run time: about 2 minutes on 2 CPU cores.
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import tempfile
 import time
+
+from common import cli
 
 BENCH = "video_input"
 
@@ -32,7 +33,7 @@ def _time_steps(model, dataset, steps: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m bench.video_input")
+    parser = cli.ArgumentParser(prog="python -m bench.video_input")
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args(argv)
 

@@ -21,7 +21,6 @@ package is installed (it is not in requirements.txt: 160 MB for one line of a be
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
@@ -32,6 +31,8 @@ import tempfile
 import time
 
 import cv2
+
+from common import cli
 
 RUNS = 2
 
@@ -99,7 +100,7 @@ def measure(ffmpeg: str, video: pathlib.Path, frames: int, cores: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.support.ffmpeg_reference")
+    parser = cli.ArgumentParser(prog="python -m bench.support.ffmpeg_reference")
     parser.add_argument("video")
     parser.add_argument("--frames", type=int, default=900)
     args = parser.parse_args(argv)
@@ -110,4 +111,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

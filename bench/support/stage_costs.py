@@ -24,7 +24,6 @@ when it starts.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import itertools
 import json
@@ -33,6 +32,8 @@ import pathlib
 import sys
 import tempfile
 import time
+
+from common import cli
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 BATCH = 32
@@ -121,7 +122,7 @@ def ceiling_fps(costs: dict, model: str, annotate: bool, cores: int, threaded_en
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.support.stage_costs")
+    parser = cli.ArgumentParser(prog="python -m bench.support.stage_costs")
     parser.add_argument("video")
     parser.add_argument("--export-dir", default="export")
     parser.add_argument("--frames", type=int, default=300)
@@ -131,4 +132,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -22,6 +22,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+from common import cli
+
 GRACE_SECONDS = 5.0
 
 
@@ -109,7 +111,7 @@ class Workers:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.training.launcher", description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser(prog="python -m pipelines.training.launcher", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, required=True, help="number of local workers")
     parser.add_argument(
         "--threads",
@@ -154,4 +156,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -24,6 +24,7 @@ import sys
 
 from common import formats
 from common.errors import UserError
+from serving.classify import runner
 
 
 def find_videos(folder: pathlib.Path) -> list[pathlib.Path]:
@@ -50,20 +51,18 @@ def output_names(folder: pathlib.Path, videos: list[pathlib.Path]) -> list[pathl
 
 def run(args: argparse.Namespace) -> int:
     """Classifies every video under ``args.video``; returns the exit status (1 if any file failed)."""
-    from serving.classify import video as classify_video
-
-    classify_video.check_args(args)
+    runner.check_args(args)
     folder = pathlib.Path(args.video)
     videos = find_videos(folder)
-    out = pathlib.Path(args.out) if args.out else classify_video.default_out(str(folder))
+    out = pathlib.Path(args.out) if args.out else runner.default_out(str(folder))
     out.mkdir(parents=True, exist_ok=True)
     print(f"{folder}: {len(videos)} video(s)", flush=True)
-    classifier = classify_video.make_classifier(args)
+    classifier = runner.make_classifier(args)
     classifier.warm_up(args.batch_size)
 
     def open_reader(video):
         try:
-            reader = classify_video.open_file(args, video, classifier.image_size)
+            reader = runner.open_file(args, video, classifier.image_size)
             reader.start()  # decodes ahead while the previous file is classified
             return reader
         except UserError as error:
@@ -77,13 +76,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             if isinstance(reader, UserError):
                 raise reader
-            summary = classify_video.run_source(args, classifier, reader, out / name, video)
+            summary = runner.run_source(args, classifier, reader, out / name, video)
         except UserError as error:
             failed += 1
             print(f"error: {video}: {error}", file=sys.stderr, flush=True)
             results.append({**row, "page": "", "error": str(error)})
             continue
-        segments = classify_video.Segments()
+        segments = runner.Segments()
         segments.items = summary["segments"]
         results.append(
             {

@@ -20,7 +20,6 @@ Usage:
     python -m serving.rest.serve --port 8501 --host 127.0.0.1 [--export-root export]
 """
 
-import argparse
 import importlib.metadata
 import os
 import re
@@ -29,6 +28,8 @@ import signal
 import subprocess
 import sys
 import time
+
+from common import cli
 
 SERVING_DIR = os.path.dirname(os.path.abspath(__file__))
 BATCHING_CONFIG = os.path.join(SERVING_DIR, "batching.config")
@@ -159,7 +160,7 @@ def run_container(command: list[str], export_root: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Starts TF Serving (binary or Docker) or the development server; see the module docstring."""
-    parser = argparse.ArgumentParser(prog="python -m serving.rest.serve", description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser(prog="python -m serving.rest.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8501, help="REST port")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: all)")
     parser.add_argument("--export-root", default="export", help="folder with models.config and <name>/<version>/")
@@ -212,4 +213,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -23,7 +23,6 @@ Usage:
     python -m serving.rest.server [--export-root export] [--host 127.0.0.1] [--port 8501]
 """
 
-import argparse
 import http.server
 import json
 import os
@@ -35,7 +34,7 @@ import time
 import urllib.parse
 import zlib
 
-from common import quiet
+from common import cli, quiet
 
 quiet.import_tensorflow()  # its start-up lines (oneDNN, CUDA probing) kept off the server's stderr
 
@@ -346,7 +345,7 @@ def create_server(
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the development server until SIGTERM or SIGINT."""
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m serving.rest.server", description="TF-Serving-compatible REST development server."
     )
     parser.add_argument("--export-root", default="export", help="folder with <name>/<version>/ SavedModels")
@@ -420,4 +419,4 @@ def exit_without_teardown(code: int) -> None:
 
 
 if __name__ == "__main__":
-    exit_without_teardown(main())
+    exit_without_teardown(cli.run(main))

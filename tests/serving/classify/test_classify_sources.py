@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from bench.support.mjpeg_server import MjpegServer
+from serving.classify import runner
 from serving.classify import video as classify_video
 from tests.helpers import run_module
 
@@ -89,7 +90,7 @@ def live_args(url, stub_exports, out, *extra):
 def test_live_stream_at_real_time_every_frame_classified_as_it_arrives(stub_exports, folder, tmp_path, capsys):
     out = tmp_path / "live"
     with MjpegServer(folder / "day 2" / "a.mp4", fps=30) as server:
-        summary = classify_video.classify(live_args(server.url, stub_exports, out))
+        summary = runner.classify(live_args(server.url, stub_exports, out))
         sent = server.sent
     assert sent == 30
     rows = read_rows(out / "frames.csv")
@@ -115,7 +116,7 @@ def test_sigterm_ends_a_live_run_cleanly_with_complete_outputs(stub_exports, fol
     with MjpegServer(clip, fps=30) as server:
         stopper = threading.Thread(target=stop_when_rows_appear, daemon=True)
         stopper.start()
-        summary = classify_video.classify(live_args(server.url, stub_exports, out))
+        summary = runner.classify(live_args(server.url, stub_exports, out))
         stopper.join(timeout=5)
     assert summary["stopped_by"] == "SIGTERM" and 5 <= summary["video"]["frames"] < 300
     rows = read_rows(out / "frames.csv")

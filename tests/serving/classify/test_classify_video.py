@@ -10,8 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from serving.classify import frame_classifiers, video_decode, video_page, video_reader
+from common.errors import UserError
+from serving.classify import frame_classifiers, runner, video_decode, video_page, video_reader
 from serving.classify import video as classify_video
+from serving.classify.annotated_writer import AnnotatedWriter
+from serving.classify.outputs import Segments, Timeline
 from serving.export import stub_export
 from tests.helpers import SHARED_DATA, run_module
 
@@ -218,12 +221,12 @@ def test_shrink_is_antialiased_like_the_models_resize(size):
 
 
 def test_timeline_stays_bounded_and_segments_cover_every_frame():
-    timeline = classify_video.Timeline(num_classes=2, max_points=8)
+    timeline = Timeline(num_classes=2, max_points=8)
     for start in range(0, 1000, 10):
         timeline.add(np.arange(start, start + 10) / 10.0, np.tile([[0.25, 0.75]], (10, 1)))
     assert len(timeline.times) < 16 and timeline.stride > 1
     np.testing.assert_allclose(timeline.values[0], [0.25, 0.75])
-    segments = classify_video.Segments()
+    segments = Segments()
     segments.add(0, ["a", "a", "b"], np.arange(3.0))
     segments.add(3, ["b", "a"], np.arange(3.0, 5.0))
     assert [(s["label"], s["first_frame"], s["last_frame"]) for s in segments.items] == [
@@ -238,7 +241,7 @@ def test_timeline_stays_bounded_and_segments_cover_every_frame():
 )
 def test_annotated_writer_keeps_every_frame_at_the_asked_size(tmp_path, scale, size, codec):
     frames = [np.full((49, 65, 3), 200, np.uint8) for _ in range(10)]
-    writer = classify_video.AnnotatedWriter(tmp_path / "a.mp4", 65, 49, 10.0, scale=scale, codec=codec)
+    writer = AnnotatedWriter(tmp_path / "a.mp4", 65, 49, 10.0, scale=scale, codec=codec)
     assert writer.codec == codec
     writer.put(frames[:4], ["circle 0.90"] * 4)
     writer.put(frames[4:], ["square 0.80"] * 6)
@@ -248,8 +251,8 @@ def test_annotated_writer_keeps_every_frame_at_the_asked_size(tmp_path, scale, s
     capture = cv2.VideoCapture(str(tmp_path / "a.mp4"))
     first = capture.read()[1]
     assert first[1:4, 1:4].mean() < 120 < first[-4:, -4:].mean()  # the dark label box, top left only
-    with pytest.raises(classify_video.UserError, match="annotate-scale"):
-        classify_video.AnnotatedWriter(tmp_path / "b.mp4", 65, 49, 10.0, scale=1.5)
+    with pytest.raises(UserError, match="annotate-scale"):
+        AnnotatedWriter(tmp_path / "b.mp4", 65, 49, 10.0, scale=1.5)
 
 
 def test_stage_costs_measure_every_stage_and_bound_the_speed(stub_exports, clip):
@@ -282,7 +285,7 @@ def test_real_codecs_and_1080p_give_one_row_and_one_annotated_frame_per_frame(na
         video = write_clip(tmp_path / "hd.mp4", num_frames=12, width=1920, height=1080, fps=25.0)
     out = tmp_path / "out"
     arguments = [str(video), "--model", "video", "--export-dir", str(stub_exports), "--out", str(out), "--annotate"]
-    summary = classify_video.classify(classify_video.build_parser().parse_args(arguments))
+    summary = runner.classify(classify_video.build_parser().parse_args(arguments))
     decoded, fps, width, height = count_frames(video)
     assert summary["video"]["frames"] == decoded > 0 and summary["video"]["complete"]
     assert (summary["video"]["width"], summary["video"]["height"]) == (width, height)
@@ -303,7 +306,7 @@ def test_variable_frame_rate_and_a_header_that_lies(stub_exports, tmp_path):
     expected = [0.2 * index for index in range(10)] + [2.0 + 0.05 * index for index in range(20)]
     out = tmp_path / "out"
     arguments = [str(video), "--model", "video", "--export-dir", str(stub_exports), "--out", str(out)]
-    summary = classify_video.classify(classify_video.build_parser().parse_args(arguments + ["--no-annotate"]))
+    summary = runner.classify(classify_video.build_parser().parse_args(arguments + ["--no-annotate"]))
     times = [float(row["time_s"]) for row in read_rows(out)]
     np.testing.assert_allclose(times, expected, atol=2e-3)
     assert summary["video"]["frames"] == 30 and summary["video"]["complete"]
@@ -366,7 +369,7 @@ def test_annotated_frames_from_planes_look_like_those_from_bgr(tmp_path, scale):
     texts = [f"square {index / 12:.2f}" for index in range(12)]
     decoded = {}
     for name, frames in (("planes", planes), ("bgr", [video_decode.to_bgr(frame) for frame in planes])):
-        writer = classify_video.AnnotatedWriter(tmp_path / f"{name}.mp4", 96, 64, 12.0, scale=scale)
+        writer = AnnotatedWriter(tmp_path / f"{name}.mp4", 96, 64, 12.0, scale=scale)
         writer.put(frames[:5], texts[:5])
         writer.put(frames[5:], texts[5:])
         writer.close()
