@@ -95,7 +95,7 @@ def codec_rows(row, inputs: dict, input_dtypes: dict, seconds: float) -> None:
     """Raw-frame JSON both ways, this code vs the per-element path it replaced, on the same body.
 
     The server's decoding (``parse_predict_body`` + ``decode_predict_inputs``, dense integer arrays) vs
-    ``parse_json`` + ``decode_predict_inputs`` (one Python object per element, as before issue 15), and
+    ``parse_json`` + ``decode_predict_inputs`` (one Python object per element, the generic path), and
     the client's encoding (``json_arrays.dumps_int_array``) vs ``json.dumps(array.tolist())``.
     """
     from serving.rest import rest_codec
@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     row(f"{what}: REST", rest_rate * args.chunk, "frames/s", rest_rate / local_rate, "in-process")
                     if label.endswith("raw uint8"):
                         # The same request in the row format, which the dense path leaves to the per-element
-                        # one on both sides (client tolist + json.dumps, server json + checks): every raw
-                        # request's path before issue 15.
+                        # one on both sides (client tolist + json.dumps, server json + checks): the generic
+                        # per-element path.
                         before, _ = measure(
                             client, loaded, model_name, signature_name, inputs, frame_input, args, columnar=False
                         )

@@ -70,8 +70,14 @@ def overrides_from(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """Calls ``main`` and turns user errors into one line on stderr and exit status 2."""
+    """Calls ``main`` and turns user errors into one line on stderr and exit status 2.
+
+    The project's own log lines are shown from INFO up; the libraries that log through absl
+    (TensorFlow, TFDS: "Constructing tf.data.Dataset ...", "Assets written to ...") from WARNING up.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    for library in ("absl", "tensorflow"):
+        logging.getLogger(library).setLevel(logging.WARNING)
     try:
         return main(argv)
     except UserError as error:

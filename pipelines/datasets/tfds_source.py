@@ -7,11 +7,23 @@ import fcntl
 import logging
 import os
 import pathlib
+import sys
 
 import tensorflow_datasets as tfds
 
 from common import network
 from common.errors import UserError
+from pipelines.datasets.embedded import (  # noqa: F401 - each registers its builder with TFDS on import
+    chinese_reference,
+    chinese_sentences,
+    moving_shapes,
+    shapes_images,
+)
+
+# TFDS's progress bars while it generates a dataset, in a terminal only: written to a log they are a
+# wall of carriage returns. The project's own line says what is being prepared.
+if not sys.stderr.isatty():
+    tfds.disable_progress_bar()
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "tfds"
@@ -50,27 +62,31 @@ def prepared_builder(name: str) -> tfds.core.DatasetBuilder:
         UserError: unknown name, or not prepared and no network.
     """
     builder = _available_builder(name)
-    if builder.is_prepared():
+    if is_prepared(builder):
         return builder
     with _preparation_lock(builder):
         # Another process (two pipelines started at once on a fresh clone, parallel tests) may have
         # prepared it while this one waited for the lock: a fresh builder sees its files.
         builder = tfds.builder(name, data_dir=str(data_dir()))
-        if not builder.is_prepared():
+        if not is_prepared(builder):
             logging.info("preparing TFDS dataset %s in %s (once)", name, builder.data_dir)
             builder.download_and_prepare()
     return builder
 
 
+def is_prepared(builder: tfds.core.DatasetBuilder) -> bool:
+    """Whether ``builder``'s version is prepared in its data dir: ``builder.is_prepared()`` without the
+    "Variant folder ... has no dataset_info.json" warning TFDS logs for every dir that does not have it yet."""
+    return (pathlib.Path(builder.data_path) / "dataset_info.json").exists()
+
+
 def _available_builder(name: str) -> tfds.core.DatasetBuilder:
     """The builder of the first known data dir where ``name`` is prepared, else one for :func:`data_dir`
     that can prepare it (an embedded builder, or a public dataset with the network up)."""
-    # The embedded builders register themselves on import (numpy and OpenCV, no TensorFlow).
-
     try:
         for directory in _candidate_dirs():
             builder = tfds.builder(name, data_dir=str(directory))
-            if builder.is_prepared():
+            if is_prepared(builder):
                 return builder
         builder = tfds.builder(name, data_dir=str(data_dir()))
     except tfds.core.registered.DatasetNotFoundError:

@@ -86,11 +86,17 @@ def _from_embedded(num_frames: int, frame_size: int) -> VideoData:
         raise UserError(f"the embedded clips have {moving_shapes.NUM_FRAMES} frames; set num_frames to at most that")
 
     def decode(example):
-        frames = _resize_frames(example["video"][:num_frames], frame_size)
-        return frames, example["frame_labels"][:num_frames]
+        # The clips are a zlib-compressed uint8 tensor feature, decoded here rather than by TFDS, whose
+        # decoder reads its own deprecated FeatureConnector.dtype and logs a warning for every dataset.
+        raw = tf.io.decode_raw(tf.io.decode_compressed(example["video"], compression_type="ZLIB"), tf.uint8)
+        video = tf.reshape(raw, builder.info.features["video"].shape)
+        return _resize_frames(video[:num_frames], frame_size), example["frame_labels"][:num_frames]
 
+    read = {"video": tfds.decode.SkipDecoding()}
     datasets = [
-        builder.as_dataset(split=split, shuffle_files=False).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+        builder.as_dataset(split=split, shuffle_files=False, decoders=read).map(
+            decode, num_parallel_calls=tf.data.AUTOTUNE
+        )
         for split in ("train", "validation", "test")
     ]
     sizes = {split: builder.info.splits[split].num_examples for split in ("train", "validation", "test")}

@@ -78,6 +78,7 @@ def fit(
         validation_data=validation,
         epochs=config.epochs,
         callbacks=callbacks,
+        shuffle=False,  # the datasets are shuffled by pipelines.datasets.pipeline (Keras ignores it for tf.data)
         verbose=1 if sys.stderr.isatty() else 2,
     )
     seconds = time.perf_counter() - start

@@ -76,10 +76,7 @@ class Timeline:
             self.stride *= 2
 
     def plot(self, path: pathlib.Path, class_names: list[str], title: str) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib import pyplot
+        from common.plotting import pyplot  # deferred: Matplotlib loads once, when the first video ends
 
         self.flush()
         values = np.array(self.values).reshape(-1, self.num_classes)

@@ -64,7 +64,9 @@ def build_parser() -> cli.ArgumentParser:
     parser.add_argument("--export-dir", default="export", help="TF Serving model base directory")
     parser.add_argument("--batch-size", type=int, default=32, help="frames per inference call (live: at most)")
     parser.add_argument("--annotate", action="store_true", help="also write annotated.mp4 (label drawn on frames)")
-    parser.add_argument("--no-annotate", action="store_true", help=argparse.SUPPRESS)  # the default since #14
+    parser.add_argument(
+        "--no-annotate", action="store_true", help=argparse.SUPPRESS
+    )  # kept for old scripts: not annotating is the default
     parser.add_argument("--annotate-scale", type=float, default=1.0, help="annotated.mp4 size / input size")
     parser.add_argument("--smooth", type=int, default=0, help="label from the mean of the last N frames (0: off)")
     parser.add_argument(

@@ -22,6 +22,8 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from pipelines.datasets.embedded import offline_builder
+
 CLASS_NAMES = ("dog", "cat", "parrot", "rabbit")
 # Surface forms of each class; no character of these appears in the filler below.
 PET_WORDS = {
@@ -76,7 +78,7 @@ class ChineseReferenceConfig(tfds.core.BuilderConfig):
     distance: int = DEFAULT_DISTANCE
 
 
-class ChineseReference(tfds.core.GeneratorBasedBuilder):
+class ChineseReference(offline_builder.OfflineBuilder):
     """Chinese sentences whose pet (the label) is named ``distance`` filler characters before the end."""
 
     VERSION = tfds.core.Version("1.0.0")

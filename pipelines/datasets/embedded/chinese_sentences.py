@@ -16,6 +16,8 @@ import re
 import numpy as np
 import tensorflow_datasets as tfds
 
+from pipelines.datasets.embedded import offline_builder
+
 SUBJECTS = ("我", "你", "他", "她", "我们", "他们", "老师", "妈妈", "爸爸", "小明", "小红", "我的朋友", "我的同学")
 TIMES = ("今天", "明天", "昨天", "每天", "周末", "晚上", "早上")
 PLACES = ("在家", "在学校", "在图书馆", "在公园", "在公司")
@@ -105,7 +107,7 @@ def sentences(split: str, count: int | None = None) -> list[str]:
     return [make_sentence(np.random.default_rng([20261204, _SPLIT_SEEDS[split], index])) for index in range(count)]
 
 
-class ChineseSentences(tfds.core.GeneratorBasedBuilder):
+class ChineseSentences(offline_builder.OfflineBuilder):
     """Simple grammatical Chinese sentences (我喜欢学习编程。) for character-level language models."""
 
     VERSION = tfds.core.Version("1.0.0")

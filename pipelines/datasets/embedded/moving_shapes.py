@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from pipelines.datasets.embedded import shape_motion
+from pipelines.datasets.embedded import offline_builder, shape_motion
 
 NUM_FRAMES = 16
 FRAME_SIZE = 32
@@ -50,7 +50,7 @@ def render_example(split: str, index: int) -> tuple[np.ndarray, np.ndarray]:
     return frames, labels
 
 
-class MovingShapes(tfds.core.GeneratorBasedBuilder):
+class MovingShapes(offline_builder.OfflineBuilder):
     """One shape moving left, right, up, down, growing or shrinking on a textured background;
     16 frames of 32x32 RGB, labelled per frame."""
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from pipelines.datasets.embedded import shapes
+from pipelines.datasets.embedded import offline_builder, shapes
 
 IMAGE_SIZE = 64
 SPLIT_SIZES = {"train": 9000, "validation": 1500, "test": 1500}
 _SPLIT_SEEDS = {"train": 0, "validation": 1, "test": 2}
 
 
-class ShapesImages(tfds.core.GeneratorBasedBuilder):
+class ShapesImages(offline_builder.OfflineBuilder):
     """Circle, square, triangle, star, cross and ring, with random position, scale, rotation,
     colour and background (gradients, stripes, blobs, noise); 64x64 RGB."""
 

@@ -1,4 +1,4 @@
-"""Issue 6's acceptance under load: publishing a version while clients hammer the server, and bad requests.
+"""The server under load: publishing a version while clients hammer it, and bad requests.
 
 - 8 concurrent clients send 200 requests each while a new version is published: no request fails, and the
   new version answers within a few seconds (slow; ``test_server.py`` has a lighter 4-client version).
