@@ -28,7 +28,6 @@ TOP_K ?=
 WORKERS ?=
 
 export PYTHONPATH := $(CURDIR)
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # Flags shared by the train targets; empty values are left out so presets apply.
 TRAIN_FLAGS = --preset $(PRESET) $(if $(DATASET),--dataset "$(DATASET)") $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(WORKERS),--strategy multi_worker) $(ARGS)

@@ -28,6 +28,7 @@ import numpy as np
 
 from bench import classify_video as bench_classify
 from bench.support.mjpeg_server import MjpegServer
+from bench.support.table import format_table
 from common import cli
 
 BENCH = "classify_live"
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         with MjpegServer(source, fps=FPS, max_frames=frames) as server:
             command = [sys.executable, "-m", "serving.classify.video", server.url, "--model", "video"]
             command += ["--export-dir", str(export_root), "--out", str(out), "--retries", "0"]
-            environment = {**os.environ, "PYTHONPATH": str(bench_classify.PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+            environment = {**os.environ, "PYTHONPATH": str(bench_classify.PROJECT_ROOT)}
             stop, seen = threading.Event(), []
             watcher = threading.Thread(target=lambda: seen.extend(watch_rows(out / "frames.csv", stop)), daemon=True)
             watcher.start()
@@ -106,6 +107,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    from bench.__main__ import format_table
-
     print(format_table(main(sys.argv[1:])))

@@ -33,6 +33,7 @@ about 5.5 minutes on 2 quiet CPU cores.
 
 from __future__ import annotations
 
+import fractions
 import json
 import os
 import pathlib
@@ -41,11 +42,17 @@ import sys
 import tempfile
 import time
 
+import av
 import cv2
+import keras
 import numpy as np
+import tensorflow as tf
 
 from bench.support import ffmpeg_reference, stage_costs
+from bench.support.table import format_table
 from common import cli
+from serving.classify import frame_classifiers, video_reader
+from serving.export import layout, stub_export
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_VIDEO = PROJECT_ROOT.parent / "shared" / "data" / "videos" / "slow_traffic_small.mp4"
@@ -81,9 +88,6 @@ def generate_video(path: pathlib.Path, num_frames: int, width: int = 640, height
 
 def h264_sources(scratch: pathlib.Path, loops_640: int = LOOPS_640, loops_720: int = LOOPS_720) -> list[pathlib.Path]:
     """The shared 640x360 clip (or a generated one) looped, and scaled to 1280x720, as H.264 MP4s."""
-    import fractions
-
-    import av
 
     source = SHARED_VIDEO if SHARED_VIDEO.exists() else generate_video(scratch / "generated.mp4", 300, 640, 360)
     capture = cv2.VideoCapture(str(source))
@@ -158,7 +162,7 @@ def measure_stage_costs(video: pathlib.Path, export_dir: pathlib.Path) -> tuple[
     """CPU ms per frame of each classify-video stage (``bench.support.stage_costs``, in a process of its own),
     and whether the annotated video's encoder is threaded (H.264)."""
     command = [sys.executable, "-m", "bench.support.stage_costs", str(video), "--export-dir", str(export_dir)]
-    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"bench.support.stage_costs failed: {result.stderr[-1500:]}")
@@ -175,7 +179,7 @@ def run_classify(video, model, export_dir, out, annotate=True, annotate_scale=1.
     command += ["--annotate", "--annotate-scale", str(annotate_scale)] if annotate else []
     peak_file = out.parent / f"{out.name}.peak"
     command = [sys.executable, "-m", "bench.support.peak_rss", str(peak_file), *command]
-    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     with open(out.parent / f"{out.name}.log", "w") as log:
         returncode = subprocess.run(command, cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=log).returncode
     if returncode != 0:
@@ -186,7 +190,6 @@ def run_classify(video, model, export_dir, out, annotate=True, annotate_scale=1.
 
 def naive_fps(video, model, export_dir, num_frames=NAIVE_FRAMES) -> float:
     """Decode, resize, one signature call per frame (what the batching replaces)."""
-    from serving.classify import frame_classifiers, video_reader
 
     classifier = frame_classifiers.LocalClassifier(model, export_dir)
     capture = cv2.VideoCapture(str(video))
@@ -205,14 +208,9 @@ def naive_fps(video, model, export_dir, num_frames=NAIVE_FRAMES) -> float:
 
 def naive_predict_fps(video, model, export_dir, num_frames=NAIVE_PREDICT_FRAMES) -> float:
     """Decode, resize, ``keras.Model.predict`` on one frame at a time (the loop users write first)."""
-    import keras
-
-    from serving.classify import frame_classifiers, video_reader
-    from serving.export import layout
 
     version_dir = layout.latest_version_dir(export_dir, model)
     endpoint = "stream" if model == "video" else "serving_default"
-    import tensorflow as tf
 
     # The signature (keyword inputs), not the exported endpoint function: the video stream
     # endpoint takes its states positionally.
@@ -248,7 +246,6 @@ def naive_predict_fps(video, model, export_dir, num_frames=NAIVE_PREDICT_FRAMES)
 
 def prepare_models(export_dir: pathlib.Path, scratch: pathlib.Path) -> tuple[pathlib.Path, dict[str, str]]:
     """The export root to use and, per model, whether it is the real export or a stub."""
-    from serving.export import layout
 
     root = scratch / "export"
     kinds = {}
@@ -259,8 +256,6 @@ def prepare_models(export_dir: pathlib.Path, scratch: pathlib.Path) -> tuple[pat
             os.symlink(version_dir.resolve(), root / name / version_dir.name)
             kinds[name] = f"export {version_dir}"
         else:
-            from serving.export import stub_export
-
             stub_export.export_stub(root, name, image_size=64)
             kinds[name] = "stub (untrained, 64x64; no trained export found)"
     return root, kinds
@@ -356,6 +351,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    from bench.__main__ import format_table
-
     print(format_table(main(sys.argv[1:])))

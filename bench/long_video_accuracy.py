@@ -21,6 +21,7 @@ import tempfile
 
 import numpy as np
 
+from bench.support.table import format_table
 from pipelines.datasets.embedded import shape_motion
 from serving.export import layout
 
@@ -95,6 +96,4 @@ def main(argv: list[str] | None = None, export_dir: str = "export") -> list[dict
 
 
 if __name__ == "__main__":
-    from bench.__main__ import format_table
-
     print(format_table(main(sys.argv[1:])))

@@ -14,26 +14,26 @@ Run time: about 2 minutes on 2 CPU cores.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import time
 
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bench.support.table import format_table
 from common import cli
+from models import cnn
+from pipelines.configs.image import ImageConfig
+from pipelines.training import cluster, distributed_fit
 
 BENCH = "multi_worker"
 
 
 def worker(steps: int, repeats: int) -> None:
     """One worker of the job: times ``steps`` training steps and ``repeats`` gradient-sized all-reduces."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from models import cnn
-    from pipelines.configs.image import ImageConfig
-    from pipelines.training import cluster, distributed_fit
 
     strategy = cluster.make_strategy(120.0)
     config = ImageConfig()
@@ -91,7 +91,6 @@ def run_job(num_workers: int, steps: int, repeats: int) -> dict:
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     found = re.search(r"\[worker 0\] BENCH (\{.*\})", result.stdout)
     if result.returncode != 0 or not found:
@@ -139,6 +138,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 if __name__ == "__main__":
     rows = main()
     if rows:
-        from bench import format_table
-
         print(format_table(rows))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ import textwrap
 
 import numpy as np
 
+from bench.support.table import format_table
 from common import cli, formats
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -59,8 +61,6 @@ EXPORT_CHECK = textwrap.dedent(
 
 
 def _files_by_group(root: pathlib.Path, pattern: str) -> dict[str, list[pathlib.Path]]:
-    import re
-
     groups: dict[str, list[pathlib.Path]] = {}
     for path in sorted(root.rglob("*")):
         if path.suffix.lower() in formats.VIDEO_EXTENSIONS:
@@ -168,6 +168,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    from bench.__main__ import format_table
-
     print(format_table(main()))

@@ -32,9 +32,16 @@ import time
 
 import cv2
 import numpy as np
+import tensorflow as tf
 
+from bench.classify_video import generate_video, prepare_models
+from bench.support.table import format_table
 from common import cli
-from serving.rest import dev_server
+from serving.classify import frame_classifiers, video_reader
+from serving.classify import video as classify_video
+from serving.export import layout
+from serving.rest import client, dev_server, rest_codec
+from serving.rest import client as rest_client
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_VIDEO = PROJECT_ROOT.parent / "shared" / "data" / "videos" / "slow_traffic_small.mp4"
@@ -44,7 +51,6 @@ BENCH = "rest"
 
 def read_frames(path: pathlib.Path, num_frames: int, image_size: int) -> np.ndarray:
     """The first ``num_frames`` frames, RGB uint8 ``(n, size, size, 3)``, resized as classify-video does."""
-    from serving.classify import video_reader
 
     capture = cv2.VideoCapture(str(path))
     frames = []
@@ -74,14 +80,12 @@ def encode_jpeg(pixels: np.ndarray) -> np.ndarray:
 
 def encode_png(pixels: np.ndarray) -> np.ndarray:
     """RGB frames → PNG bytes (object array), as ``RestClassifier`` sends them by default."""
-    from serving.rest import client
 
     return client.encode_images(pixels, "png")
 
 
 def request_body(signature_name: str, inputs: dict) -> bytes:
     """The JSON body ``Client.predict`` sends for these inputs (columnar)."""
-    from serving.rest import client
 
     body = {"signature_name": signature_name, "inputs": {n: client._to_json_fragment(v) for n, v in inputs.items()}}
     return client._dumps(body)
@@ -98,7 +102,6 @@ def codec_rows(row, inputs: dict, input_dtypes: dict, seconds: float) -> None:
     ``parse_json`` + ``decode_predict_inputs`` (one Python object per element, the generic path), and
     the client's encoding (``json_arrays.dumps_int_array``) vs ``json.dumps(array.tolist())``.
     """
-    from serving.rest import rest_codec
 
     body = request_body("stream", inputs)
     frames = inputs["frames"].shape[1]
@@ -156,13 +159,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if args.chunk < 1 or args.seconds <= 0:
         parser.error("--chunk must be >= 1 and --seconds > 0")
-
-    import tensorflow as tf
-
-    from bench.classify_video import generate_video, prepare_models
-    from serving.classify import frame_classifiers
-    from serving.export import layout
-    from serving.rest import client as rest_client
 
     rows = []
 
@@ -251,7 +247,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 def classify_video_rows(row, video: pathlib.Path, export_root: pathlib.Path, url: str, scratch: pathlib.Path):
     """``classify-video`` on the same file in-process and through the server with each ``--encoding``."""
-    from serving.classify import video as classify_video
 
     def frames_per_second(name: str, *options) -> float:
         """The better of 2 runs (other work on a shared machine only slows a run down)."""
@@ -329,7 +324,6 @@ def measure(
     client, loaded, model_name, signature_name, inputs, frame_input, args, columnar=True
 ) -> tuple[float, float]:
     """Requests/s of one signature on the same inputs through REST (columnar or row format) and in-process."""
-    import tensorflow as tf
 
     function = loaded.signatures[signature_name]
     state_names = [name for name in inputs if name != frame_input]
@@ -358,6 +352,4 @@ def measure(
 
 
 if __name__ == "__main__":
-    from bench.__main__ import format_table
-
     print(format_table(main(sys.argv[1:])))

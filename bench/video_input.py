@@ -15,11 +15,22 @@ Run time: about 2 minutes on 2 CPU cores.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
+import sys
 import tempfile
 import time
 
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bench.support.table import format_table
 from common import cli
+from models import video_cnn_rnn
+from pipelines.configs.video import VideoConfig
+from pipelines.datasets import pipeline, video_sources
+from pipelines.datasets.embedded import shape_motion
 
 BENCH = "video_input"
 
@@ -36,17 +47,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = cli.ArgumentParser(prog="python -m bench.video_input")
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args(argv)
-
-    import dataclasses
-
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from models import video_cnn_rnn
-    from pipelines.configs.video import VideoConfig
-    from pipelines.datasets import pipeline, video_sources
-    from pipelines.datasets.embedded import shape_motion
 
     config = VideoConfig().resolved()  # the model a default run trains (frame size 32, its filters)
     frame_size, batch_size = config.model.frame_size, config.training.batch_size
@@ -100,8 +100,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    import sys
-
-    from bench.__main__ import format_table
-
     print(format_table(main(sys.argv[1:])))

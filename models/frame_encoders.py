@@ -34,7 +34,7 @@ def input_scaling(encoder: str) -> str:
 
 def build_backbone(encoder: str, size: int, weights: str | None = None):
     """The ``keras.applications`` model without its top, named ``backbone``."""
-    import keras
+    import keras  # deferred: see the note on BACKBONES
 
     constructor, _, _ = BACKBONES[encoder]
     arguments = dict(include_top=False, weights=weights, input_shape=(size, size, 3))
@@ -58,6 +58,7 @@ def build_frame_encoder(config, pixel_difference: bool | None = None):
     Returns:
         A ``keras.Model``.
     """
+    # Deferred: see the note on BACKBONES.
     import keras
     from keras import layers
 

@@ -13,6 +13,7 @@ results.md and accuracy_vs_distance.png to ``runs/compare_rnn/<timestamp>/``.
 
 from __future__ import annotations
 
+import csv
 import functools
 import logging
 import pathlib
@@ -113,9 +114,7 @@ def compare(config: CompareConfig, runs_dir: str | pathlib.Path) -> tuple[pathli
 
 def write_outputs(rows: list[dict], config: CompareConfig, run_dir, num_classes: int) -> None:
     """results.csv (one row per cell and distance), results.md (one row per cell) and the plot."""
-    import csv
-
-    from pipelines.training import plots
+    from pipelines.training import plots  # deferred with the training imports (Matplotlib)
 
     with open(run_dir / "results.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

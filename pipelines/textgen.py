@@ -21,6 +21,8 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
+import numpy as np
+
 from common import cli
 from common import config as config_lib
 from common.errors import UserError
@@ -45,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def encode(text: str, characters: list[str]):
     """A character stream → int64 ids (numpy), through the same lookup layer the export uses."""
-    # Deferred (as in every function of the training part): TensorFlow loads only once main has checked the config.
+    # Deferred: TensorFlow loads only once main has checked the config.
     import tensorflow as tf
 
     from models import char_rnn
@@ -55,7 +57,6 @@ def encode(text: str, characters: list[str]):
 
 def unigram_perplexity(train_ids, target_ids, vocabulary_size: int) -> float:
     """Perplexity of ``target_ids`` under add-one-smoothed character frequencies of ``train_ids``."""
-    import numpy as np
 
     counts = np.bincount(train_ids, minlength=vocabulary_size).astype(np.float64) + 1.0
     log_probabilities = np.log(counts / counts.sum())
@@ -64,6 +65,7 @@ def unigram_perplexity(train_ids, target_ids, vocabulary_size: int) -> float:
 
 def write_samples(run_dir, generator, config: TextGenConfig, prompts: list[str], check_grammar: bool) -> dict:
     """Generates from each prompt at each sample temperature; writes samples.txt; returns them and their stats."""
+    # Deferred: TensorFlow loads only once main has checked the config.
     import tensorflow as tf
 
     from pipelines.datasets.embedded import chinese_sentences
@@ -106,6 +108,7 @@ def train_and_export(
     backup_root: str | pathlib.Path | None = None,
 ):
     """Trains, evaluates, samples and (with ``export_dir``) exports; returns a ``run_folder.TrainResult``."""
+    # Deferred: TensorFlow loads only once main has checked the config.
     import keras
     import tensorflow as tf
 
@@ -188,7 +191,7 @@ def train_and_export(
 
 def _result(run_dir: pathlib.Path, metrics: dict, generation):
     """The validation perplexity against the unigram model's, and a sample at the lowest temperature."""
-    from pipelines.training import run_folder
+    from pipelines.training import run_folder  # deferred with the training imports (Matplotlib)
 
     export_path = metrics.get("export", {}).get("path")
     validation = metrics["validation"]
@@ -234,7 +237,7 @@ def generate_main(argv: Sequence[str]) -> int:
         raise UserError(f"no textgen export under '{args.export_dir}/{NAME}/': run make train-textgen first")
     if args.length is not None and args.length < 0:
         raise UserError(f"LENGTH must be >= 0, got {args.length}")
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: a bad argument fails before TensorFlow loads
 
     loaded = tf.saved_model.load(str(version_dir))
     inputs = {"prompt": tf.constant([args.prompt])}

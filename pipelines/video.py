@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _batches(config: VideoConfig, data):
     """Batched train/validation/test datasets; training clips augmented per clip when asked."""
-    from pipelines.datasets import pipeline, video_augment
+    from pipelines.datasets import pipeline, video_augment  # deferred: TensorFlow (see train_and_export)
 
     settings = config.data
     clip_augment = (
@@ -58,6 +58,7 @@ def _train(config: VideoConfig, data, train, validation, run, strategy):
     Returns the model, the history of both phases, seconds in ``fit`` and where the encoder
     weights came from.
     """
+    # Deferred: TensorFlow (see train_and_export).
     from models import video_cnn_rnn
     from pipelines.training import encoder_weights, trainer
 
@@ -105,7 +106,7 @@ def _train(config: VideoConfig, data, train, validation, run, strategy):
 
 def _evaluate(model, make_predictor, config: VideoConfig, data, test) -> dict:
     """Clip metrics on the test clips and, for folders, per video and per frame over whole videos."""
-    from pipelines.evaluation import metrics, video_evaluation
+    from pipelines.evaluation import metrics, video_evaluation  # deferred: TensorFlow (see train_and_export)
 
     probabilities, labels = metrics.predict_labels(model, test)
     results = video_evaluation.clip_metrics(probabilities, labels, data.class_names)
@@ -201,7 +202,7 @@ def train_and_export(
 
 def _result(run_dir: pathlib.Path, metrics: dict):
     """Per clip, per frame and per video against the frame-only and classical baselines."""
-    from pipelines.training import run_folder
+    from pipelines.training import run_folder  # deferred with the training imports (Matplotlib)
 
     test, baseline, classical = metrics["test"], metrics.get("baseline", {}), metrics.get("classical_baseline")
     whole = test.get("whole_videos")

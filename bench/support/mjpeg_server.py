@@ -17,6 +17,7 @@ live source that has gone away.
 from __future__ import annotations
 
 import http.server
+import sys
 import threading
 import time
 
@@ -97,8 +98,6 @@ class MjpegServer:
 
 
 if __name__ == "__main__":  # python -m bench.support.mjpeg_server VIDEO: serve it until Ctrl-C
-    import sys
-
     with MjpegServer(sys.argv[1]) as running:
         print(running.url, flush=True)
         running.done.wait()

@@ -27,15 +27,17 @@ from __future__ import annotations
 import collections
 import itertools
 import json
-import os
 import pathlib
 import sys
 import tempfile
 import time
 
-from common import cli
+import cv2
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from common import cli
+from serving.classify import frame_classifiers, video_decode, video_reader
+from serving.classify.annotated_writer import AnnotatedWriter
+
 BATCH = 32
 POOL = 64
 REPEATS = 3
@@ -47,10 +49,6 @@ def _ms_per_frame(started: float, count: int) -> float:
 
 
 def measure(video: pathlib.Path, export_root: pathlib.Path, num_frames: int) -> dict:
-    import cv2
-
-    from serving.classify import frame_classifiers, video_decode, video_reader
-    from serving.classify.annotated_writer import AnnotatedWriter
 
     cv2.setNumThreads(1)
     frame_classifiers.limit_tensorflow_threads(1)

@@ -17,7 +17,7 @@ import tensorflow_datasets as tfds
 
 from common import formats
 from common.errors import UserError
-from pipelines.datasets import image_sources, splits, tables, tfds_source
+from pipelines.datasets import groups, image_sources, splits, tables, tfds_source
 from pipelines.datasets.embedded import chinese_reference
 
 SPLIT_NAMES = ("train", "validation", "test")
@@ -116,7 +116,6 @@ def from_table(path: pathlib.Path, text_column: str, label_column: str, seed: in
 
 def from_folder(root: pathlib.Path, seed: int = 0, group_pattern: str = "", split_files: str = "") -> TextData:
     """``root/<class>/*.txt``: one example per file, split by group where groups are known."""
-    from pipelines.datasets import groups
 
     class_names, paths, labels = image_sources.list_class_files(root, formats.TEXT_EXTENSIONS, "text")
     texts, keep = [], []

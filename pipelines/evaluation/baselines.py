@@ -17,6 +17,7 @@ def pixel_logistic_regression(
     seed: int = 0,
 ) -> dict[str, float]:
     """scikit-learn logistic regression on standardised, downsampled RGB pixels."""
+    # Deferred: scikit-learn (about a second to import) loads only when a baseline is fitted.
     import cv2
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -56,6 +57,7 @@ def tfidf_logistic_regression(
     Character 1–3-grams for text without spaces between words (Chinese, Japanese), else word
     uni- and bigrams; sublinear term frequencies in both cases.
     """
+    # Deferred: scikit-learn (about a second to import) loads only when a baseline is fitted.
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -104,6 +106,7 @@ def frame_difference_logistic_regression(
     Args:
         train_videos, test_videos: ``(read whole video, label, name)`` per video; frames uint8 (n, h, w, 3).
     """
+    # Deferred: scikit-learn (about a second to import) loads only when a baseline is fitted.
     import cv2
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

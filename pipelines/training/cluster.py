@@ -152,6 +152,7 @@ def make_strategy(timeout: float):
     """
     global _role, _watchdog
     role_ = parse_tf_config(os.environ.get("TF_CONFIG"))
+    # Deferred: TF_CONFIG is checked (above, and by the command) before TensorFlow loads.
     import tensorflow as tf
     from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
     from tensorflow.python.eager import context

@@ -7,6 +7,7 @@ import logging
 import tensorflow as tf
 
 from common.errors import UserError
+from pipelines.training import cluster
 
 
 def make_strategy(name: str = "default", logical_cpus: int = 0, cluster_timeout: float = 180.0):
@@ -35,7 +36,5 @@ def make_strategy(name: str = "default", logical_cpus: int = 0, cluster_timeout:
         logging.info("MirroredStrategy over %s", devices)
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multi_worker":
-        from pipelines.training import cluster
-
         return cluster.make_strategy(cluster_timeout)
     raise UserError(f"unknown strategy '{name}'; choose default, mirrored or multi_worker")

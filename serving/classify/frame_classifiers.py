@@ -25,6 +25,7 @@ import numpy as np
 from common import quiet
 from common.errors import UserError
 from serving.export import layout
+from serving.rest import client as rest_client
 
 MODEL_NAMES = ("video", "image")
 
@@ -58,7 +59,7 @@ def limit_tensorflow_threads(threads: int) -> None:
     quiet.import_tensorflow()
     if threads <= 0:
         return
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: bad input is refused before TensorFlow loads
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -86,7 +87,7 @@ class LocalClassifier:
                 "first (or point --export-dir at an export root)"
             )
         limit_tensorflow_threads(threads)  # deferred: bad-input errors come back before TensorFlow loads
-        import tensorflow as tf
+        import tensorflow as tf  # deferred, as above
 
         self._tf = tf
         self.model_name = model_name
@@ -164,7 +165,6 @@ class RestClassifier:
         image_size: int | None = None,
         timeout: float = 60.0,
     ):
-        from serving.rest import client as rest_client
 
         if model_name not in MODEL_NAMES:
             raise UserError(f"--model must be one of {', '.join(MODEL_NAMES)}, got '{model_name}'")
@@ -235,7 +235,6 @@ class RestClassifier:
     def encode(self, pixels: np.ndarray) -> np.ndarray:
         """The request's frames (PNG/JPEG bytes, or the pixels for raw): ``classify`` sends them.
         Split from it so that the next batch can be encoded while the server answers this one."""
-        from serving.rest import client as rest_client
 
         return rest_client.encode_images(pixels, self.encoding)
 

@@ -23,6 +23,7 @@ import threading
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from common.errors import UserError
 from serving.classify import frame_classifiers, live_source, video_page, video_reader
@@ -105,7 +106,6 @@ def run_source(args, classifier, reader, out: pathlib.Path, source_file: pathlib
 
     ``source_file``: the video file (None for a live source), played by the page or previewed.
     """
-    from tqdm import tqdm
 
     info, live = reader.info, source_file is None
     out.mkdir(parents=True, exist_ok=True)

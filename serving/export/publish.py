@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from common import quiet  # noqa: F401 - its log levels reach the fresh process through the environment
 from serving.export import layout
 
 FRESH_CHECK_SCRIPT = pathlib.Path(__file__).with_name("fresh_check.py")
@@ -183,7 +184,6 @@ def check_in_fresh_process(
             [sys.executable, "-I", str(FRESH_CHECK_SCRIPT), str(version_dir), scratch],
             capture_output=True,
             text=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
             timeout=600,
         )
     report_line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
