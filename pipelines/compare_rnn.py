@@ -24,6 +24,7 @@ from common import cli
 from common import config as config_lib
 from pipelines.configs.compare_rnn import PRESETS, CompareConfig
 from pipelines.configs.text import TextConfig, TextDataConfig
+from pipelines.training.workspace import Workspace
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,7 +47,7 @@ def compare(config: CompareConfig, runs_dir: str | pathlib.Path) -> tuple[pathli
     from pipelines.evaluation import metrics
     from pipelines.training import run_folder, trainer
 
-    run_dir = run_folder.create(runs_dir, "compare_rnn", config).directory
+    run_dir = run_folder.create(Workspace(runs_dir), "compare_rnn", config).directory
     rows = []
     for distance in config.distances:
         data = text_sources.load(

@@ -9,7 +9,6 @@ python -m pipelines.image --help
 
 from __future__ import annotations
 
-import pathlib
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +16,7 @@ from common import cli
 from common import config as config_lib
 from pipelines.configs.image import PRESETS, ImageConfig
 from pipelines.training import command
+from pipelines.training.workspace import Workspace
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,14 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
 
-def train_and_export(
-    config: ImageConfig,
-    runs_dir: str | pathlib.Path,
-    export_dir: str | pathlib.Path | None = None,
-    strategy=None,
-    backup_root: str | pathlib.Path | None = None,
-):
-    """Trains, evaluates and (with ``export_dir``) exports; returns a ``run_folder.TrainResult``."""
+def train_and_export(config: ImageConfig, workspace: Workspace):
+    """Trains, evaluates and (into ``workspace.export_dir`` when set) exports; returns a ``run_folder.TrainResult``."""
     # Deferred: TensorFlow loads only once main has checked the config.
     import keras
     import numpy as np
@@ -44,10 +38,9 @@ def train_and_export(
     from pipelines.training import run_folder, trainer
     from serving.export import image_export
 
-    keras.utils.set_random_seed(config.seed)
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = workspace.start(config.seed)
     data = image_sources.load(config.data, config.model.image_size, config.seed)
-    run = run_folder.create(runs_dir, "image", config, data, backup_root)
+    run = run_folder.create(workspace, "image", config, data)
 
     flip = keras.layers.RandomFlip("horizontal", seed=config.seed)
 
@@ -83,10 +76,10 @@ def train_and_export(
     results["baseline"] = baselines.pixel_logistic_regression(
         train_images, train_labels, test_images, test_labels, seed=config.seed
     )
-    if export_dir:
+    if workspace.export_dir:
         samples = test_images[np.linspace(0, len(test_images) - 1, min(8, len(test_images))).astype(int)]
         version_dir, differences = image_export.export_image_model(
-            model, data.class_names, config_lib.to_dict(config), export_dir, samples
+            model, data.class_names, config_lib.to_dict(config), workspace.export_dir, samples
         )
         results["export"] = {"path": str(version_dir), "reload_max_difference": differences}
     run_folder.write_run_outputs(run.directory, config, results, history, data.class_names, "image CNN")

@@ -13,7 +13,6 @@ python -m pipelines.text --help
 from __future__ import annotations
 
 import logging
-import pathlib
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +20,7 @@ from common import cli
 from common import config as config_lib
 from pipelines.configs.text import PRESETS, TextConfig
 from pipelines.training import command
+from pipelines.training.workspace import Workspace
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,18 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
 
-def train_and_export(
-    config: TextConfig,
-    runs_dir: str | pathlib.Path,
-    export_dir: str | pathlib.Path | None = None,
-    strategy=None,
-    backup_root: str | pathlib.Path | None = None,
-):
-    """Trains, evaluates and (with ``export_dir``) exports; returns a ``run_folder.TrainResult``."""
+def train_and_export(config: TextConfig, workspace: Workspace):
+    """Trains, evaluates and (into ``workspace.export_dir`` when set) exports; returns a ``run_folder.TrainResult``."""
     # Deferred: TensorFlow loads only once main has checked the config.
-    import keras
     import numpy as np
-    import tensorflow as tf
 
     from models import text_rnn
     from pipelines.datasets import pipeline, text_sources, vocabulary
@@ -48,13 +40,12 @@ def train_and_export(
     from pipelines.training import run_folder, trainer
     from serving.export import text_export
 
-    keras.utils.set_random_seed(config.seed)
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = workspace.start(config.seed)
     data = text_sources.load(config.data, config.seed)
     # Resolve "auto" once, from the training text, and keep the resolved value in the saved config.
     config = config_lib.replace(config, tokenize=text_rnn.choose_tokenize(data.texts["train"], config.model.tokenize))
     model_config = config.model
-    run = run_folder.create(runs_dir, "text", config, data, backup_root)
+    run = run_folder.create(workspace, "text", config, data)
 
     words = vocabulary.adapt_vocabulary(
         data.texts["train"], model_config.tokenize, model_config.max_tokens, model_config.ngrams
@@ -105,7 +96,7 @@ def train_and_export(
         character=model_config.tokenize == "character",
         seed=config.seed,
     )
-    if export_dir:
+    if workspace.export_dir:
         servable = text_export.cpu_servable(
             model,
             lambda: text_rnn.build_text_classifier(model_config, words, num_classes, use_cudnn=False, wide=wide),
@@ -113,7 +104,7 @@ def train_and_export(
         test_texts = data.texts["test"]
         samples = [str(t) for t in test_texts[np.linspace(0, len(test_texts) - 1, min(8, len(test_texts))).astype(int)]]
         version_dir, differences = text_export.export_text_model(
-            servable, data.class_names, config_lib.to_dict(config), export_dir, samples
+            servable, data.class_names, config_lib.to_dict(config), workspace.export_dir, samples
         )
         results["export"] = {"path": str(version_dir), "reload_max_difference": differences}
     run_folder.write_run_outputs(run.directory, config, results, history, data.class_names, f"text {model_config.cell}")

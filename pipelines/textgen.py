@@ -28,6 +28,7 @@ from common import config as config_lib
 from common.errors import UserError
 from pipelines.configs.textgen import PRESETS, TextGenConfig
 from pipelines.training import command
+from pipelines.training.workspace import Workspace
 
 NAME = "textgen"
 
@@ -100,28 +101,19 @@ def write_samples(run_dir, generator, config: TextGenConfig, prompts: list[str],
     return samples
 
 
-def train_and_export(
-    config: TextGenConfig,
-    runs_dir: str | pathlib.Path,
-    export_dir: str | pathlib.Path | None = None,
-    strategy=None,
-    backup_root: str | pathlib.Path | None = None,
-):
-    """Trains, evaluates, samples and (with ``export_dir``) exports; returns a ``run_folder.TrainResult``."""
+def train_and_export(config: TextGenConfig, workspace: Workspace):
+    """Trains, evaluates, samples and (into ``workspace.export_dir`` when set) exports; returns a TrainResult."""
     # Deferred: TensorFlow loads only once main has checked the config.
-    import keras
-    import tensorflow as tf
 
     from models import char_rnn
     from pipelines.datasets import corpus_sources, pipeline
     from pipelines.training import run_folder, trainer
     from serving.export import textgen_export
 
-    keras.utils.set_random_seed(config.seed)
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = workspace.start(config.seed)
     data, model_config, generation = config.data, config.model, config.generation
     corpus = corpus_sources.load(data, config.seed)
-    run = run_folder.create(runs_dir, NAME, config, backup_root=backup_root)
+    run = run_folder.create(workspace, NAME, config)
 
     train_text = corpus.text("train")
     characters = char_rnn.learn_vocabulary(train_text, model_config.max_characters - 1, model_config.min_count)
@@ -180,9 +172,9 @@ def train_and_export(
     generator = textgen_export.Generator(model, characters, defaults, generation.context_characters)
     prompts = ["", "我喜欢"] + [line[:2] for line in corpus.lines["validation"][:2]]
     metrics["samples"] = write_samples(run.directory, generator, config, prompts, check_grammar=not data.dataset)
-    if export_dir:
+    if workspace.export_dir:
         version_dir, differences = textgen_export.export_textgen_model(
-            model, characters, config_lib.to_dict(config), export_dir, defaults, generation.context_characters
+            model, characters, config_lib.to_dict(config), workspace.export_dir, defaults, generation.context_characters
         )
         metrics["export"] = {"path": str(version_dir), "reload_max_difference": differences}
     run_folder.write_run_outputs(run.directory, config, metrics, history, [], f"textgen {model_config.cell}")

@@ -25,6 +25,7 @@ from common import cli
 from common import config as config_lib
 from pipelines.configs.video import PRESETS, VideoConfig
 from pipelines.training import command
+from pipelines.training.workspace import Workspace
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,20 +119,12 @@ def _evaluate(model, make_predictor, config: VideoConfig, data, test) -> dict:
     return results
 
 
-def train_and_export(
-    config: VideoConfig,
-    runs_dir: str | pathlib.Path,
-    export_dir: str | pathlib.Path | None = None,
-    strategy=None,
-    backup_root: str | pathlib.Path | None = None,
-):
-    """Trains, evaluates and (with ``export_dir``) exports; returns a ``run_folder.TrainResult``.
+def train_and_export(config: VideoConfig, workspace: Workspace):
+    """Trains, evaluates and (into ``workspace.export_dir`` when set) exports; returns a ``run_folder.TrainResult``.
 
     The config is resolved first (its automatic values filled in); the run saves, exports and
     returns the resolved one."""
     # Deferred: TensorFlow loads only once main has checked the config.
-    import keras
-    import tensorflow as tf
 
     from models import video_cnn_rnn
     from pipelines.datasets import video_sources
@@ -140,10 +133,9 @@ def train_and_export(
     from serving.export import video_export
 
     config = config.resolved()
-    keras.utils.set_random_seed(config.seed)
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = workspace.start(config.seed)
     data = video_sources.load(config.data, config.model.frame_size, config.seed)
-    run = run_folder.create(runs_dir, "video", config, data, backup_root)
+    run = run_folder.create(workspace, "video", config, data)
 
     train, validation, test = _batches(config, data)
     num_classes = len(data.class_names)
@@ -188,10 +180,10 @@ def train_and_export(
             skip_frames=config.data.num_frames // 4,
             seed=config.seed,
         )
-    if export_dir:
+    if workspace.export_dir:
         sample = next(iter(data.test.batch(2)))[0].numpy()
         version_dir, differences = video_export.export_video_model(
-            model, model_config, data.class_names, config_lib.to_dict(config), export_dir, sample
+            model, model_config, data.class_names, config_lib.to_dict(config), workspace.export_dir, sample
         )
         metrics["export"] = {"path": str(version_dir), "reload_max_difference": differences}
     run_folder.write_run_outputs(

@@ -25,6 +25,7 @@ from common import cli, quiet
 from common import config as config_lib
 from common.errors import UserError
 from pipelines.training import cluster  # reads TF_CONFIG without TensorFlow
+from pipelines.training.workspace import Workspace
 
 
 def training_parser(prog: str, description: str, config_class: type, presets: Sequence[str]) -> cli.ArgumentParser:
@@ -72,15 +73,14 @@ def train_main(
     """The ``main`` of a training entry module; prints the result's JSON line and its sentence."""
     args = training_parser(prog, description, config_class, presets).parse_args(argv)
     config = config_lib.resolve(presets, args.preset, cli.overrides_from(args))  # config errors before TF starts
-    result = train_and_export(config, **start_training(args))
+    result = train_and_export(config, start_training(args))
     print(json.dumps(result.summary, ensure_ascii=False))
     print(result.sentence)
     return 0
 
 
-def start_training(args: argparse.Namespace) -> dict[str, typing.Any]:
-    """Starts TensorFlow and the strategy; returns ``train_and_export``'s keyword arguments
-    (``runs_dir``, ``export_dir`` or None, ``strategy``, ``backup_root``)."""
+def start_training(args: argparse.Namespace) -> Workspace:
+    """Starts TensorFlow and the strategy; returns the workspace ``train_and_export`` writes to."""
     runs_dir, export_dir = args.runs_dir, None if args.no_export else args.export_dir
     if args.strategy == "multi_worker":
         cluster.parse_tf_config(os.environ.get("TF_CONFIG"))  # a malformed TF_CONFIG fails before TF starts
@@ -100,4 +100,4 @@ def start_training(args: argparse.Namespace) -> dict[str, typing.Any]:
         runs_dir, export_dir = tempfile.mkdtemp(prefix="worker-runs-"), None
         atexit.register(shutil.rmtree, runs_dir, True)
         logging.info("%s: the chief writes the run folder and the export", cluster.role().name)
-    return {"runs_dir": runs_dir, "export_dir": export_dir, "strategy": strategy, "backup_root": backup_root}
+    return Workspace(runs_dir, export_dir, backup_root, strategy)

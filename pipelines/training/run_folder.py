@@ -20,6 +20,7 @@ import numpy as np
 
 from common import config as config_lib
 from pipelines.training import cluster, plots
+from pipelines.training.workspace import Workspace
 
 
 @dataclasses.dataclass
@@ -69,22 +70,16 @@ class Run:
         return self.runs_root / name / f".backup-{fingerprint}"
 
 
-def create(
-    runs_root: str | pathlib.Path,
-    pipeline: str,
-    config: Any,
-    data: Any = None,
-    backup_root: str | pathlib.Path | None = None,
-) -> Run:
-    """Makes the run folder and saves the resolved config; for labelled ``data`` (a
-    ``pipelines.datasets.labeled_data.LabeledData``) also the split assignment, and logs the data."""
-    directory = make_run_dir(runs_root, pipeline)
+def create(workspace: Workspace, pipeline: str, config: Any, data: Any = None) -> Run:
+    """Makes the run folder in the workspace's runs root and saves the resolved config; for labelled
+    ``data`` (a ``pipelines.datasets.labeled_data.LabeledData``) also the split assignment, and logs the data."""
+    directory = make_run_dir(workspace.runs_dir, pipeline)
     config_lib.save(config, directory / "config.json")
     if data is not None:
         if data.split_rows:
             save_split_assignment(data.split_rows, directory / "splits.csv")
         logging.info("data: %s, classes %s, sizes %s", data.description, data.class_names, data.sizes)
-    return Run(directory, pipeline, pathlib.Path(runs_root), pathlib.Path(backup_root) if backup_root else None)
+    return Run(directory, pipeline, workspace.runs_dir, workspace.backup_root)
 
 
 def save_split_assignment(rows: list[dict], path: pathlib.Path) -> None:

@@ -132,11 +132,12 @@ def test_grouped_folder_run_reports_per_video_whole_video_and_classical_metrics(
     from common import config as config_lib
     from pipelines import video
     from pipelines.configs.video import PRESETS
+    from pipelines.training.workspace import Workspace
 
     data = _ucf101_style_folder(tmp_path / "clips")
     overrides = {"dataset": str(data), "min_clips_per_epoch": "32", "cache_dir": str(tmp_path / "cache")}
     config = config_lib.resolve(PRESETS, "tiny", {**overrides, "baseline_epochs": "0"})
-    result = video.train_and_export(config, tmp_path / "runs")
+    result = video.train_and_export(config, Workspace(tmp_path / "runs"))
     summary, run_dir = result.summary, result.run_dir
     assert result.export_dir is None and run_dir.parent == tmp_path / "runs" / "video"
     with open(run_dir / "splits.csv", encoding="utf-8") as file:

@@ -16,6 +16,7 @@ from pipelines.datasets.embedded import shapes
 from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
 from pipelines.report.sections import common
+from pipelines.training.workspace import Workspace
 
 SHARED_VIDEOS = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "data" / "videos"
 
@@ -78,7 +79,7 @@ def convolution(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Se
     image_config = common.image_config(
         config, epochs=config.image_epochs, max_train_examples=config.image_train_examples
     )
-    run_dir = image.train_and_export(image_config, runs_dir).run_dir
+    run_dir = image.train_and_export(image_config, Workspace(runs_dir)).run_dir
     section.runs.append(run_dir)
     metrics = common.metrics(run_dir)
     model = common.load_image_model(run_dir, image_config, len(metrics["class_names"]))

@@ -18,6 +18,7 @@ from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
 from pipelines.report.sections import common
 from pipelines.training import run_folder
+from pipelines.training.workspace import Workspace
 
 
 def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section:
@@ -31,7 +32,7 @@ def motion(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Section
         max_eval_examples=config.video_eval_examples,
         seed=config.seed,
     )
-    run_dir = video.train_and_export(video_config, runs_dir).run_dir
+    run_dir = video.train_and_export(video_config, Workspace(runs_dir)).run_dir
     train_seconds = time.perf_counter() - start
     section.runs.append(run_dir)
     # The models are rebuilt from the config the run resolved and saved (frame size, filters, epochs

@@ -16,6 +16,7 @@ from pipelines.report import figures
 from pipelines.report.content import Figure, Section, Table, new_section
 from pipelines.report.sections import common
 from pipelines.training import run_folder
+from pipelines.training.workspace import Workspace
 
 
 def _centred_shape(rng: np.random.Generator, kind: str, size: int, offset: tuple[float, float]) -> np.ndarray:
@@ -80,7 +81,7 @@ def pooling(config, runs_dir: pathlib.Path, figures_dir: pathlib.Path) -> Sectio
     models, run_dirs, parameters, fit_seconds = {}, {}, {}, {}
     for name, (mode, head) in variants.items():
         variant = config_lib.replace(base, pooling=mode, head=head)
-        run_dir = image.train_and_export(variant, runs_dir).run_dir
+        run_dir = image.train_and_export(variant, Workspace(runs_dir)).run_dir
         metrics = common.metrics(run_dir)
         run_dirs[name], parameters[name], fit_seconds[name] = run_dir, metrics["parameters"], metrics["fit_seconds"]
         models[name] = (common.load_image_model(run_dir, variant, len(metrics["class_names"])), metrics["class_names"])
