@@ -14,6 +14,7 @@ import sys
 import traceback
 
 from bench.support.table import format_table
+from common import quiet
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}", file=sys.stderr)
         return 2
+    quiet.import_tensorflow()  # the benchmark modules import it; its C++ start-up lines kept off stderr
     modules = [(name, importlib.import_module(f"bench.{name}")) for name in names or available]
     if not names:  # opt-in benchmarks (long accuracy runs) run only when named
         modules = [(name, module) for name, module in modules if getattr(module, "DEFAULT", True)]

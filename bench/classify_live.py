@@ -28,7 +28,7 @@ import numpy as np
 
 from bench import classify_video as bench_classify
 from bench.support.mjpeg_server import MjpegServer
-from bench.support.table import format_table
+from bench.support.table import Rows, format_table
 from common import cli
 
 BENCH = "classify_live"
@@ -59,11 +59,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--export-dir", default=str(bench_classify.PROJECT_ROOT / "export"))
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args(argv)
-    rows = []
-
-    def row(metric, value, unit, ratio=None, baseline="", target="", ok=None):
-        rows.append({"bench": BENCH, "metric": metric, "value": value, "unit": unit, "ratio": ratio,
-                     "baseline": baseline, "target": target, "ok": ok})  # fmt: skip
+    rows = row = Rows(BENCH)
 
     with tempfile.TemporaryDirectory(prefix="bench-live-") as scratch:
         scratch = pathlib.Path(scratch)

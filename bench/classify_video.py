@@ -49,7 +49,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench.support import ffmpeg_reference, stage_costs
-from bench.support.table import format_table
+from bench.support.table import Rows, format_table
 from common import cli
 from serving.classify import frame_classifiers, video_reader
 from serving.export import layout, stub_export
@@ -267,21 +267,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--long-frames", type=int, default=3000)
     parser.add_argument("--loops", type=int, default=LOOPS_640, help="the 640x360 clip's length in loops")
     args = parser.parse_args(argv)
-    rows = []
-
-    def row(metric, value, unit, ratio=None, baseline="", target="", ok=None):
-        rows.append(
-            {
-                "bench": BENCH,
-                "metric": metric,
-                "value": value,
-                "unit": unit,
-                "ratio": ratio,
-                "baseline": baseline,
-                "target": target,
-                "ok": ok,
-            }
-        )
+    rows = row = Rows(BENCH)
 
     with tempfile.TemporaryDirectory(prefix="bench-classify-") as scratch:
         scratch = pathlib.Path(scratch)

@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench.classify_video import generate_video, prepare_models
-from bench.support.table import format_table
+from bench.support.table import Rows, format_table
 from common import cli
 from serving.classify import frame_classifiers, video_reader
 from serving.classify import video as classify_video
@@ -126,7 +126,7 @@ def codec_rows(row, inputs: dict, input_dtypes: dict, seconds: float) -> None:
 
 def rows_ok(row, ok: bool) -> None:
     """Marks the last row's target as met or not."""
-    row.rows[-1]["ok"] = ok
+    row[-1]["ok"] = ok
 
 
 def timed(call, seconds: float, max_calls: int = 100_000) -> float:
@@ -160,22 +160,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.chunk < 1 or args.seconds <= 0:
         parser.error("--chunk must be >= 1 and --seconds > 0")
 
-    rows = []
-
-    def row(metric, value, unit, ratio=None, baseline="", target=""):
-        rows.append(
-            {
-                "bench": BENCH,
-                "metric": metric,
-                "value": value,
-                "unit": unit,
-                "ratio": ratio,
-                "baseline": baseline,
-                "target": target,
-            }
-        )
-
-    row.rows = rows
+    rows = row = Rows(BENCH)
 
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as scratch:
         scratch = pathlib.Path(scratch)

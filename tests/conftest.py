@@ -85,3 +85,29 @@ def dev_server():
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def tiny_video_config():
+    """``tiny_video_config(cell="gru", ...)``: the video model's settings in miniature (16x16 frames), resolved."""
+
+    from common import config as config_lib
+    from pipelines.configs.video import VideoModelConfig
+
+    def make(**changes):
+        values = dict(
+            frame_size=16,
+            filters=(4, 8),
+            convs_per_block=1,
+            dense_units=8,
+            dropout=0.0,
+            cell="lstm",
+            units=8,
+            feature_difference=False,
+            pixel_difference=False,
+            color="on",
+        )
+        values.update(changes)
+        return config_lib.replace(VideoModelConfig(), **values)
+
+    return make

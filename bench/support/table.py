@@ -3,6 +3,29 @@
 from __future__ import annotations
 
 
+class Rows(list):
+    """The rows of one benchmark; calling it adds one: ``row(metric, value, unit, ratio, baseline, target, ok)``."""
+
+    def __init__(self, bench: str):
+        super().__init__()
+        self.bench = bench
+
+    def __call__(self, metric, value, unit, ratio=None, baseline="", target="", ok=None) -> dict:
+        self.append(
+            {
+                "bench": self.bench,
+                "metric": metric,
+                "value": value,
+                "unit": unit,
+                "ratio": ratio,
+                "baseline": baseline,
+                "target": target,
+                "ok": ok,
+            }
+        )
+        return self[-1]
+
+
 def format_table(rows: list[dict]) -> str:
     headers = ["bench", "metric", "value", "unit", "ratio", "baseline", "target", "ok"]
     cells = []

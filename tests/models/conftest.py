@@ -1,36 +1,11 @@
-"""Tiny model settings for the model tests (16x16 frames, 8 units, a 10-ish token vocabulary)."""
+"""Tiny model settings for the model tests (8 units, a tiny vocabulary); the video one is in tests/conftest.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from common import config as config_lib
 from pipelines.configs.text import TextModelConfig
 from pipelines.configs.textgen import TextGenModelConfig
-from pipelines.configs.video import VideoModelConfig
-
-
-@pytest.fixture
-def tiny_video_config():
-    """``tiny_video_config(cell="gru", ...)``: the video model's settings in miniature, resolved."""
-
-    def make(**changes) -> VideoModelConfig:
-        values = dict(
-            frame_size=16,
-            filters=(4, 8),
-            convs_per_block=1,
-            dense_units=8,
-            dropout=0.0,
-            cell="lstm",
-            units=8,
-            feature_difference=False,
-            pixel_difference=False,
-            color="on",
-        )
-        values.update(changes)
-        return config_lib.replace(VideoModelConfig(), **values)
-
-    return make
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import tensorflow as tf
 from common import config as config_lib
 from models import cnn, video_cnn_rnn
 from pipelines.configs.image import PRESETS
-from pipelines.configs.video import VideoModelConfig
 from serving.export import image_export, video_export
 
 SIZES = [(50, 70), (200, 300)]
@@ -36,21 +35,9 @@ def image_endpoints():
     return endpoints
 
 
-@pytest.fixture(scope="module")
-def video_endpoints():
-    config = config_lib.replace(
-        VideoModelConfig(),
-        frame_size=16,
-        filters=(4, 8),
-        convs_per_block=1,
-        dense_units=8,
-        dropout=0.0,
-        cell="lstm",
-        units=8,
-        feature_difference=False,
-        pixel_difference=False,
-        color="on",
-    )
+@pytest.fixture
+def video_endpoints(tiny_video_config):
+    config = tiny_video_config()
     model = video_cnn_rnn.build_video_cnn_rnn(config, num_classes=3)
     _, endpoints = video_export.build_archive(model, config, ["a", "b", "c"])
     return endpoints, video_cnn_rnn.state_sizes(config)
