@@ -36,7 +36,7 @@ def worker(steps: int, repeats: int) -> None:
     """One worker of the job: times ``steps`` training steps and ``repeats`` gradient-sized all-reduces."""
 
     strategy = cluster.make_strategy(120.0)
-    config = ImageConfig()
+    config = ImageConfig().resolved()  # the embedded shapes: the small CNN, 48 px
     replicas = strategy.num_replicas_in_sync
     global_batch = config.training.batch_size * replicas
     keras.utils.set_random_seed(0)

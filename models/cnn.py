@@ -1,4 +1,5 @@
-"""The convolutional network: conv → pool blocks and a fully connected head.
+"""The convolutional networks: the small CNN (conv → pool blocks, a fully connected head) and the image
+classifier on it or on a pretrained ``keras.applications`` backbone.
 
 :func:`build_cnn_encoder` maps one image to a feature vector and is shared by the image
 classifier and, wrapped in ``TimeDistributed``, by the video model's frame encoder. Its default
@@ -11,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from models import standardization
+from models import backbones, standardization
 
 
 def build_cnn_encoder(
@@ -76,29 +77,43 @@ def build_cnn_encoder(
 
 
 def build_image_classifier(config, num_classes: int) -> keras.Model:
-    """The image CNN: uint8 RGB images of any size → class probabilities.
+    """The image classifier: uint8 RGB images of any size → class probabilities.
 
-    Resizing (anti-aliased bilinear, as the datasets use) and per-image standardisation are
-    layers of the model, so the exported graph takes raw pixels.
+    ```
+    images uint8 (batch, h, w, 3), any h and w
+      → Resizing to (size, size), anti-aliased bilinear (as the data sources resize)
+    small CNN:  → per-image standardisation → conv → pool blocks → flatten → dense     (batch, dense_units)
+    backbone:   → the backbone's own scaling → keras.applications backbone (fine-tuned with its
+                  BatchNorm frozen: models.backbones.set_trainable) → global average pooling   (batch, channels)
+      → dropout → dense softmax                                                      (batch, classes)
+    ```
+
+    Resizing and scaling are layers of the model, so the exported graph takes raw pixels.
 
     Args:
-        config: the model settings (``pipelines.configs.image.ImageModelConfig``: ``image_size``,
-            ``filters``, ``convs_per_block``, ``dense_units``, ``dropout``, ``head``, ``pooling``).
+        config: the model settings (``pipelines.configs.image.ImageModelConfig``, resolved: ``encoder``,
+            ``image_size``, ``dropout``; for the small CNN ``filters``, ``convs_per_block``,
+            ``dense_units``, ``head``, ``pooling``).
         num_classes: number of output classes.
     """
     images = keras.Input(shape=(None, None, 3), dtype="uint8", name="images")
     x = layers.Resizing(config.image_size, config.image_size, antialias=True, name="resize")(images)
-    x = standardization.PerImageStandardization(name="standardize")(x)
-    encoder = build_cnn_encoder(
-        config.image_size,
-        tuple(config.filters),
-        config.convs_per_block,
-        config.dense_units,
-        config.dropout,
-        config.head,
-        config.pooling,
-    )
-    x = encoder(x)
+    if config.encoder == "small_cnn":
+        x = standardization.PerImageStandardization(name="standardize")(x)
+        encoder = build_cnn_encoder(
+            config.image_size,
+            tuple(config.filters),
+            config.convs_per_block,
+            config.dense_units,
+            config.dropout,
+            config.head,
+            config.pooling,
+        )
+        x = encoder(x)
+    else:
+        x = backbones.scale_pixels(config.encoder, x)
+        x = backbones.build_backbone(config.encoder, config.image_size)(x)
+        x = layers.GlobalAveragePooling2D(name="pooled")(x)
     x = layers.Dropout(config.dropout, name="head_dropout")(x)
     probabilities = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    return keras.Model(images, probabilities, name="image_cnn")
+    return keras.Model(images, probabilities, name="image_cnn" if config.encoder == "small_cnn" else "image_backbone")

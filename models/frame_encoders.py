@@ -3,8 +3,9 @@
 ```
 small_cnn:   standardised frame (size, size, 3)
   → [conv → batch norm → relu → max pool] x len(filters) → flatten → dropout → dense  (features)
-backbone:    frame as pixels 0..255 (size, size, 3); the backbone scales them itself
-  → MobileNetV3Small / EfficientNetB0 without its top        (size/32, size/32, channels)
+backbone:    frame as pixels 0..255 (size, size, 3), scaled as its ImageNet weights expect
+  → a keras.applications model without its top (models/backbones.py; fine-tuned with its
+    BatchNorm frozen)                                        (size/32, size/32, channels)
   → 1x1 conv to ``filters[-1]`` channels → flatten → dropout → dense                  (features)
 ```
 
@@ -12,37 +13,20 @@ Both keep where things are in the frame (flatten, no global average pooling): mo
 is a change of position, and an LSTM on top of position-free features cannot see it. The
 backbones are always built with ``weights=None`` so the architecture follows from the config
 alone (the export rebuilds it without any download); pretrained weights are copied in afterwards
-(``pipelines.training.encoder_weights``).
+(``pipelines.training.encoder_weights``). Keras is imported inside the builders: the configs check an
+encoder against ENCODERS before TensorFlow starts.
 """
 
 from __future__ import annotations
 
-# Keras is imported inside the builders: the config validates against BACKBONES before TensorFlow starts.
+from models import backbones
 
-# name → (keras.applications constructor, smallest frame size, a size that suits it on CPU)
-BACKBONES = {
-    "mobilenet_v3_small": ("MobileNetV3Small", 32, 96),
-    "efficientnet_b0": ("EfficientNetB0", 32, 96),
-}
-ENCODERS = ("small_cnn", *BACKBONES)
+ENCODERS = ("small_cnn", *backbones.BACKBONES)
 
 
 def input_scaling(encoder: str) -> str:
     """How frames enter the encoder: ``standardize`` (zero mean, unit variance) or ``pixels`` (0..255)."""
     return "standardize" if encoder == "small_cnn" else "pixels"
-
-
-def build_backbone(encoder: str, size: int, weights: str | None = None):
-    """The ``keras.applications`` model without its top, named ``backbone``."""
-    import keras  # deferred: see the note on BACKBONES
-
-    constructor, _, _ = BACKBONES[encoder]
-    arguments = dict(include_top=False, weights=weights, input_shape=(size, size, 3))
-    if encoder.startswith("mobilenet_v3"):
-        arguments["include_preprocessing"] = True
-    backbone = getattr(keras.applications, constructor)(**arguments)
-    backbone.name = "backbone"
-    return backbone
 
 
 def build_frame_encoder(config, pixel_difference: bool | None = None):
@@ -77,10 +61,11 @@ def build_frame_encoder(config, pixel_difference: bool | None = None):
             name="frame_encoder",
             channels=6 if (config.pixel_difference if pixel_difference is None else pixel_difference) else 3,
         )
-    if encoder not in BACKBONES:
+    if encoder not in backbones.BACKBONES:
         raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got '{encoder}'")
     inputs = keras.Input(shape=(config.frame_size, config.frame_size, 3), name="pixels")
-    x = build_backbone(encoder, config.frame_size)(inputs)
+    x = backbones.scale_pixels(encoder, inputs)
+    x = backbones.build_backbone(encoder, config.frame_size)(x)
     x = layers.Conv2D(config.filters[-1], 1, activation="relu", name="reduce")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)

@@ -36,11 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _batches(config: VideoConfig, data):
     """Batched train/validation/test datasets; training clips augmented per clip when asked."""
-    from pipelines.datasets import pipeline, video_augment  # deferred: TensorFlow (see train_and_export)
+    from pipelines.datasets import augment, pipeline  # deferred: TensorFlow (see train_and_export)
 
     settings = config.data
     clip_augment = (
-        video_augment.make_clip_augment(settings.crop_scale, settings.brightness, settings.contrast, settings.flip)
+        augment.make_clip_augment(settings.crop_scale, settings.brightness, settings.contrast, settings.flip)
         if config.augmented
         else None
     )
@@ -60,8 +60,8 @@ def _train(config: VideoConfig, data, train, validation, run, strategy):
     weights came from.
     """
     # Deferred: TensorFlow (see train_and_export).
-    from models import video_cnn_rnn
-    from pipelines.training import encoder_weights, trainer
+    from models import backbones, video_cnn_rnn
+    from pipelines.training import encoder_weights, trainer, video_transfer
 
     loaded = {}
     training = config.training
@@ -76,27 +76,45 @@ def _train(config: VideoConfig, data, train, validation, run, strategy):
         model, history, seconds = trainer.fit(build_model, train, validation, training, run.directory, strategy, backup)
         return model, history, seconds, loaded.get("from")
 
-    def build_frozen():
-        model = build_model()
-        model.get_layer("frame_encoder").trainable = False
-        return model
-
     frozen_dir = run.directory / "frozen_encoder"
     frozen_dir.mkdir()
-    frozen_config = config_lib.replace(config, epochs=training.frozen_epochs)
-    model, frozen_history, frozen_seconds = trainer.fit(
+    no_early_stop = training.patience >= training.epochs  # folders and tfds: the frozen phase neither
+    frozen_config = config_lib.replace(
+        config, epochs=training.frozen_epochs, patience=training.frozen_epochs if no_early_stop else training.patience
+    )
+    frozen_train, frozen_validation = train, validation
+    if config.model.encoder == "small_cnn":  # an image run's CNN: the whole frame encoder frozen
+
+        def build_frozen():
+            model = build_model()
+            model.get_layer("frame_encoder").trainable = False
+            return model
+
+    else:  # a backbone: frozen and run once per frame, the layers above it trained on its cached maps
+        with strategy.scope():
+            model = build_model()
+        build_frozen, cached = video_transfer.frozen_model_builder(model, config, data)
+        frozen_train, frozen_validation = cached or (train, validation)
+    frozen, frozen_history, frozen_seconds = trainer.fit(
         build_frozen,
-        train,
-        validation,
+        frozen_train,
+        frozen_validation,
         frozen_config.training,
         frozen_dir,
         strategy,
         run.backup_dir(frozen_config, "frozen"),
     )
+    if config.model.encoder == "small_cnn":
+        model = frozen
+    elif not config.model.fine_tune_fraction:
+        return model, frozen_history, frozen_seconds, loaded.get("from")
     logging.info("fine-tuning the encoder at learning rate %g", training.fine_tune_learning_rate)
 
     def build_unfrozen():
         model.get_layer("frame_encoder").trainable = True
+        if config.model.encoder != "small_cnn":  # the top of the backbone, its BatchNorm on ImageNet statistics
+            backbone = model.get_layer("frame_encoder").get_layer("backbone")
+            backbones.set_trainable(backbone, config.model.fine_tune_fraction)
         return model
 
     tune = dataclasses.replace(training, learning_rate=training.fine_tune_learning_rate)
@@ -119,6 +137,17 @@ def _evaluate(model, make_predictor, config: VideoConfig, data, test) -> dict:
     return results
 
 
+def _frame_baseline(model_config, num_classes: int):
+    """The frame-only CNN; on a backbone, the same pretrained weights, frozen (it trains the layers above)."""
+    from models import video_cnn_rnn  # deferred: TensorFlow (see train_and_export)
+    from pipelines.training import encoder_weights
+
+    baseline = video_cnn_rnn.build_frame_baseline(model_config, num_classes)
+    if model_config.encoder != "small_cnn" and encoder_weights.load(baseline, model_config):
+        baseline.get_layer("frame_encoder").get_layer("backbone").trainable = False
+    return baseline
+
+
 def train_and_export(config: VideoConfig, workspace: Workspace):
     """Trains, evaluates and (into ``workspace.export_dir`` when set) exports; returns a ``run_folder.TrainResult``.
 
@@ -126,7 +155,6 @@ def train_and_export(config: VideoConfig, workspace: Workspace):
     returns the resolved one."""
     # Deferred: TensorFlow loads only once main has checked the config.
 
-    from models import video_cnn_rnn
     from pipelines.datasets import video_sources
     from pipelines.evaluation import baselines, video_evaluation
     from pipelines.training import run_folder, trainer
@@ -159,7 +187,7 @@ def train_and_export(config: VideoConfig, workspace: Workspace):
         baseline_dir.mkdir()
         baseline_config = config_lib.replace(config, epochs=config.training.baseline_epochs)
         baseline, _, baseline_seconds = trainer.fit(
-            lambda: video_cnn_rnn.build_frame_baseline(model_config, num_classes),
+            lambda: _frame_baseline(model_config, num_classes),
             train,
             validation,
             baseline_config.training,

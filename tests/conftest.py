@@ -16,10 +16,15 @@ from tests.helpers import SHARED_DATA
 # Decoded-frame caches of test videos go to a per-process temporary folder, not the project's data/.
 _VIDEO_CACHE = tempfile.mkdtemp(prefix="video-cache-")
 os.environ["VIDEO_CACHE_DIR"] = _VIDEO_CACHE
+# No downloads, and an empty Keras cache: ``--encoder auto`` picks the small CNN unless a test puts
+# weights in a cache of its own (the user's ~/.keras/models must not change what the tests run).
+os.environ["NO_DOWNLOADS"] = "1"
+_KERAS_HOME = os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="keras-home-")
 
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_VIDEO_CACHE, ignore_errors=True)
+    shutil.rmtree(_KERAS_HOME, ignore_errors=True)
 
 
 def pytest_addoption(parser):
@@ -96,6 +101,8 @@ def tiny_video_config():
 
     def make(**changes):
         values = dict(
+            encoder="small_cnn",
+            encoder_weights="none",
             frame_size=16,
             filters=(4, 8),
             convs_per_block=1,
@@ -111,3 +118,19 @@ def tiny_video_config():
         return config_lib.replace(VideoModelConfig(), **values)
 
     return make
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    """An empty Keras cache of this test's own (its ``models/`` folder, not yet made) and no network;
+    ``--encoder auto``'s memo of earlier answers forgotten."""
+    from common import network
+    from pipelines.configs import pretrained
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(network, "downloads_reachable", lambda timeout=3.0: False)
+    for cached in (pretrained.choose_auto_encoder, pretrained._downloads_reachable):
+        cached.cache_clear()
+    yield tmp_path / "keras" / "models"
+    for cached in (pretrained.choose_auto_encoder, pretrained._downloads_reachable):
+        cached.cache_clear()

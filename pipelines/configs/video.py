@@ -14,9 +14,9 @@ import dataclasses
 
 from common import config as config_lib
 from common.errors import UserError
-from models import frame_encoders
+from models import backbones, frame_encoders
 from models.cells import VIDEO_CELLS
-from pipelines.configs import shared
+from pipelines.configs import pretrained, shared
 from pipelines.datasets import checks, groups
 
 
@@ -56,10 +56,16 @@ class VideoModelConfig:
         metadata={"help": "model frame height and width; 0 = 32 for the embedded clips, 16 for folders and tfds"},
     )
     encoder: str = dataclasses.field(
-        default="small_cnn", metadata={"help": "frame encoder: small_cnn, mobilenet_v3_small or efficientnet_b0"}
+        default="auto",
+        metadata={
+            "help": f"frame encoder: small_cnn or a keras.applications backbone ({', '.join(backbones.BACKBONES)}); "
+            f"auto = {pretrained.AUTO_BACKBONE} with ImageNet weights for folders and tfds when they are cached or "
+            "downloadable (README: Video on real footage), else small_cnn"
+        },
     )
     encoder_weights: str = dataclasses.field(
-        default="none", metadata={"help": "imagenet, a weights file, an image run folder, or none"}
+        default="auto",
+        metadata={"help": "imagenet, a weights file, an image run folder, or none; auto = imagenet for a backbone"},
     )
     filters: tuple[int, ...] = dataclasses.field(
         default=(), metadata={"help": "channels per conv block; empty = 16, 32, ... down to a 4x4 map"}
@@ -75,6 +81,10 @@ class VideoModelConfig:
     pixel_difference: bool = dataclasses.field(
         default=True,
         metadata={"help": "small_cnn: the CNN also sees each frame's change since the last (backbones: off)"},
+    )
+    fine_tune_fraction: float = dataclasses.field(
+        default=1.0,
+        metadata={"help": "backbones: the share of its layers, from the top, fine-tuned after the frozen phase"},
     )
     color: str = dataclasses.field(
         default="auto",
@@ -138,18 +148,24 @@ class VideoConfig:
         best validation loss (grey frames on weizmann4, one seed: 0.92 per video stopping, 0.98 not).
         """
         data, model, training = self.data, self.model, self.training
+        default_size = backbones.BACKBONES[pretrained.AUTO_BACKBONE].frame_size
+        encoder, weights = pretrained.resolve_encoder(
+            model.encoder, model.encoder_weights, data.dataset, model.frame_size or default_size
+        )
         frame_size = model.frame_size
         if not frame_size:
-            backbone = frame_encoders.BACKBONES.get(model.encoder)
-            frame_size = backbone[2] if backbone else (32 if not data.dataset else 16)
+            backbone = backbones.BACKBONES.get(encoder)
+            frame_size = backbone.frame_size if backbone else (32 if not data.dataset else 16)
         filters = model.filters or tuple(16 * 2**block for block in range(max(1, frame_size.bit_length() - 3)))
-        small_cnn = model.encoder == "small_cnn"
+        small_cnn = encoder == "small_cnn"
         color = model.color
         if color == "auto":  # pretrained weights (an image run's, ImageNet's) were learnt on RGB
-            color = "off" if small_cnn and data.dataset and model.encoder_weights == "none" else "on"
+            color = "off" if small_cnn and data.dataset and weights == "none" else "on"
         epochs = training.epochs or (30 if data.dataset else 10)
         return config_lib.replace(
             self,
+            encoder=encoder,
+            encoder_weights=weights,
             frame_size=frame_size,
             filters=filters,
             pixel_difference=model.pixel_difference and small_cnn,  # a backbone takes 3 channels
@@ -164,21 +180,23 @@ class VideoConfig:
         return self.data.augment == "on" or (self.data.augment == "auto" and bool(self.data.dataset))
 
     def validate(self) -> None:
+        if self.model.encoder not in ("auto", *frame_encoders.ENCODERS):
+            choices = ", ".join(("auto", *frame_encoders.ENCODERS))
+            raise UserError(f"encoder must be one of {choices}, got '{self.model.encoder}'")
         groups.check_pattern(self.data.group_pattern)
         resolved = self.resolved()
         data, model, training = resolved.data, resolved.model, resolved.training
-        if model.encoder not in frame_encoders.ENCODERS:
-            raise UserError(f"encoder must be one of {', '.join(frame_encoders.ENCODERS)}, got '{model.encoder}'")
-        if model.encoder in frame_encoders.BACKBONES:
-            _, smallest, suits = frame_encoders.BACKBONES[model.encoder]
+        if model.encoder in backbones.BACKBONES:
+            backbone = backbones.BACKBONES[model.encoder]
+            smallest, suits = backbone.smallest, backbone.frame_size
             if model.frame_size < smallest:
                 raise UserError(
                     f"{model.encoder} needs frame_size >= {smallest}; {suits} suits it (--frame-size {suits})"
                 )
         if model.color not in ("on", "off"):
             raise UserError(f"color must be auto, on or off, got '{model.color}'")
-        if model.color == "off" and model.encoder != "small_cnn":
-            raise UserError(f"{model.encoder} takes RGB frames; --color off is for the small CNN")
+        if not 0 <= model.fine_tune_fraction <= 1:
+            raise UserError(f"fine_tune_fraction must be in [0, 1], got {model.fine_tune_fraction}")
         if data.augment not in ("auto", "on", "off"):
             raise UserError(f"augment must be auto, on or off, got '{data.augment}'")
         if not 0.1 <= data.crop_scale <= 1 or data.brightness < 0 or not 0 <= data.contrast < 1:
@@ -193,15 +211,18 @@ class VideoConfig:
             raise UserError("num_frames must be at least 2 and frame_stride at least 1")
         if training.epochs < 1 or training.batch_size < 1 or model.units < 1 or training.baseline_epochs < 0:
             raise UserError("epochs, batch_size and units must be positive")
+        pretrained.check(model.encoder, model.encoder_weights, model.frame_size, explicit=self.model.encoder != "auto")
         checks.check_folder_dataset(data.dataset, "video")  # after the settings, before TensorFlow loads
         checks.check_tfds_name(data.dataset)
 
 
 PRESETS = {
     "default": VideoConfig(),
-    # A run of seconds for smoke tests: 8-frame clips, narrow layers, 256 clips, one epoch each.
+    # A run of seconds for smoke tests: 8-frame clips, narrow layers, 256 clips, one epoch each; the
+    # small CNN whatever the data (a smoke test must not depend on what Keras's cache holds).
     "tiny": config_lib.replace(
         VideoConfig(),
+        encoder="small_cnn",
         num_frames=8,
         frame_size=16,
         filters=(8, 16),

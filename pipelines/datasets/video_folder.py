@@ -43,6 +43,30 @@ def evaluation_starts(num_video_frames: int, num_frames: int) -> np.ndarray:
     return np.round(np.linspace(0, latest, len(lows))).astype(np.int64)
 
 
+def clip_table(videos, frame_counts, num_frames: int, training: bool, min_clips: int = 0) -> list[tuple[int, int, int]]:
+    """One epoch's clips as rows (video, lowest start, highest start): every segment of every video;
+    for training, repeated up to ``min_clips`` rows and read at a random start in the range, for
+    evaluation at fixed starts (lowest = highest)."""
+    table = []
+    for index in videos:
+        if training:
+            lows, highs = segment_starts(int(frame_counts[index]), num_frames)
+        else:
+            lows = highs = evaluation_starts(int(frame_counts[index]), num_frames)
+        table.extend((int(index), int(low), int(high)) for low, high in zip(lows, highs))
+    if training and table and len(table) < min_clips:
+        table = table * math.ceil(min_clips / len(table))
+    return table
+
+
+def clip_of(frames: np.ndarray, start: int, num_frames: int) -> np.ndarray:
+    """``num_frames`` frames (or per-frame features) from ``start``; a short video repeats its last frame."""
+    clip = np.asarray(frames[start : start + num_frames])
+    if len(clip) < num_frames:
+        clip = np.concatenate([clip, np.repeat(clip[-1:], num_frames - len(clip), axis=0)])
+    return clip
+
+
 class _Reader:
     """Clips of one video: from its cached frames, or decoded on the fly when it is over the cache bound."""
 
@@ -59,10 +83,7 @@ class _Reader:
         if self.frames is None:
             clip, _ = video_files.read_clip(str(self.path), start * self.stride, num_frames, self.stride, self.size)
             return clip
-        clip = np.asarray(self.frames[start : start + num_frames])
-        if len(clip) < num_frames:  # a short video repeats its last frame
-            clip = np.concatenate([clip, np.repeat(clip[-1:], num_frames - len(clip), axis=0)])
-        return clip
+        return clip_of(self.frames, start, num_frames)
 
     def whole(self) -> np.ndarray:
         if self.frames is not None:
@@ -70,8 +91,10 @@ class _Reader:
         return video_files.decode_video(str(self.path), self.size, self.stride)
 
 
-def _clips_dataset(readers, labels, table, num_frames: int, size: int, training: bool, seed: int) -> tf.data.Dataset:
-    """``table`` rows (video, low start, high start) → (frames, per-frame labels), a random start in range."""
+def clips_dataset(read_clip, table, clip_spec: tf.TensorSpec, training: bool, seed: int) -> tf.data.Dataset:
+    """``table`` rows (video, low start, high start) → ``read_clip(video, start)``: a clip of ``clip_spec``
+    (frames first) and its per-frame int64 labels, at a random start in the range when ``training``,
+    else at the lowest."""
     rows = tf.data.Dataset.from_tensor_slices(np.asarray(table, np.int64).reshape(-1, 3))
     if training:
         rows = rows.shuffle(len(table), seed=seed, reshuffle_each_iteration=True)
@@ -80,11 +103,10 @@ def _clips_dataset(readers, labels, table, num_frames: int, size: int, training:
     def read(row, random):
         video, low, high = row[0], row[1], row[2]
         start = low + tf.math.floormod(random, high - low + 1) if training else low
-        frames = tf.numpy_function(
-            lambda v, s: readers[int(v)].clip(int(s), num_frames), [video, start], tf.uint8, stateful=False
+        clip, labels = tf.numpy_function(
+            lambda v, s: read_clip(int(v), int(s)), [video, start], (clip_spec.dtype, tf.int64), stateful=False
         )
-        frames = tf.ensure_shape(frames, [num_frames, size, size, 3])
-        return frames, tf.fill([num_frames], tf.gather(tf.constant(labels, tf.int64), video))
+        return tf.ensure_shape(clip, clip_spec.shape), tf.ensure_shape(labels, clip_spec.shape[:1])
 
     return tf.data.Dataset.zip(rows, randoms).map(read, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -126,19 +148,16 @@ def load(
     logging.info("%s", folder_split.describe())
     readers = [_Reader(p, a, int(n), frame_size, stride) for p, a, n in zip(paths, arrays, frame_counts)]
 
+    spec = tf.TensorSpec([num_frames, frame_size, frame_size, 3], tf.uint8)
+
+    def read_clip(video: int, start: int) -> tuple[np.ndarray, np.ndarray]:
+        return readers[video].clip(start, num_frames), np.full(num_frames, labels[video], np.int64)
+
     datasets, clip_videos, videos, sizes = [], {}, {}, {}
     for split, indices in zip(groups.SPLIT_NAMES, folder_split.parts):
         training = split == "train"
-        table = []
-        for index in indices:
-            if training:
-                lows, highs = segment_starts(int(frame_counts[index]), num_frames)
-            else:
-                lows = highs = evaluation_starts(int(frame_counts[index]), num_frames)
-            table.extend((int(index), int(low), int(high)) for low, high in zip(lows, highs))
-        if training and table and len(table) < min_clips_per_epoch:
-            table = table * math.ceil(min_clips_per_epoch / len(table))
-        datasets.append(_clips_dataset(readers, labels, table, num_frames, frame_size, training, seed))
+        table = clip_table(indices, frame_counts, num_frames, training, min_clips_per_epoch)
+        datasets.append(clips_dataset(read_clip, table, spec, training, seed))
         sizes[split] = len(table)
         videos[split] = [(readers[i].whole, int(labels[i]), paths[i].relative_to(root).as_posix()) for i in indices]
         if not training:

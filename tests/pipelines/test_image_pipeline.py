@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.helpers import PROJECT_ROOT, run_module
+from tests.helpers import MOBILENET_025, PROJECT_ROOT, run_module
 
 
 def latest_run(runs_dir):
@@ -162,8 +162,6 @@ def test_folder_dataset_and_mirrored_strategy(tmp_path):
 def test_bad_input_is_one_line_and_exit_2(tmp_path, arguments, message):
     (tmp_path / "empty").mkdir()
     arguments = [a.replace("{empty}", str(tmp_path / "empty")) for a in arguments]
-    if "tfds:mnist" in arguments and _network_reachable():
-        pytest.skip("network reachable: tfds:mnist would download")
     start = time.monotonic()
     result = run_module(
         "pipelines.image",
@@ -180,13 +178,47 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, arguments, message):
     assert time.monotonic() - start < 45  # TensorFlow import dominates; no network wait
 
 
-def _network_reachable():
-    from common import network
-
-    return network.downloads_reachable(timeout=2)
-
-
 def test_help_lists_config_fields():
     result = run_module("pipelines.image", "--help", timeout=60)
     assert result.returncode == 0 and "--image-size" in result.stdout and "--preset" in result.stdout
     assert PROJECT_ROOT.joinpath("Makefile").exists()
+
+
+MOBILENET_025_SHA256 = "17f2725282ddcf591d7e68f1042c4219f6dcbdf6acc9fe78b6260844cd5d203f"
+
+
+def _colour_folder(root, per_class=40, size=48):
+    """Two classes of photos, reddish and bluish noise (ImageNet features tell them apart at once)."""
+    rng = np.random.default_rng(0)
+    for name, colour in (("red", (60, 60, 200)), ("blue", (200, 60, 60))):  # BGR, as OpenCV writes
+        (root / name).mkdir(parents=True)
+        for index in range(per_class):
+            side = size + 8 * (index % 2)
+            photo = np.clip(rng.normal(colour, 40, (side, side, 3)), 0, 255).astype(np.uint8)
+            cv2.imwrite(str(root / name / f"{index}.png"), photo)
+    return root
+
+
+@pytest.mark.skipif(not MOBILENET_025.exists(), reason=f"no shared ImageNet weights at {MOBILENET_025.parent}")
+def test_a_backbone_trains_frozen_then_fine_tuned_and_its_export_reloads(tmp_path):
+    """MobileNet 0.25 from its ImageNet file (1 MB): the head on the frozen backbone's cached features,
+    then its top fine-tuned; the export names the encoder and the weights file, and reloads fresh."""
+    data = _colour_folder(tmp_path / "photos")
+    result = run_module(
+        "pipelines.image", "--dataset", str(data), "--encoder", "mobilenet_0.25", "--encoder-weights",
+        str(MOBILENET_025), "--image-size", "32", "--frozen-epochs", "4", "--epochs", "2",
+        "--fine-tune-fraction", "0.2", "--runs-dir", str(tmp_path / "runs"),
+        "--export-dir", str(tmp_path / "export"), timeout=400,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"encoder mobilenet_0.25 with file weights ({MOBILENET_025.name}, sha256 17f27252" in result.stderr
+    run_dir = latest_run(tmp_path / "runs")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["encoder"] == "mobilenet_0.25" and metrics["test"]["accuracy"] >= 0.75, metrics["test"]
+    assert metrics["encoder_weights"] == {"weights": "file", "file": MOBILENET_025.name, "sha256": MOBILENET_025_SHA256}
+    assert 0 <= metrics["linear_probe_accuracy"] <= 1
+    head_epochs = len((run_dir / "frozen_backbone" / "history.csv").read_text().splitlines()) - 1
+    assert 1 <= head_epochs <= 4 and metrics["epochs_run"] == head_epochs + 2
+    extra = json.loads((tmp_path / "export" / "image" / "1" / "assets.extra" / "config.json").read_text())
+    assert extra["encoder"] == "mobilenet_0.25" and extra["encoder_weights_file"]["sha256"] == MOBILENET_025_SHA256
+    assert max(metrics["export"]["reload_max_difference"].values()) <= 1e-5

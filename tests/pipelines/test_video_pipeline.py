@@ -159,10 +159,10 @@ def test_grouped_folder_run_reports_per_video_whole_video_and_classical_metrics(
 
 @pytest.mark.slow
 def test_a_backbone_from_a_weights_file_is_frozen_then_fine_tuned_and_exported(tmp_path):
-    from models import frame_encoders
+    from models import backbones
 
     weights = tmp_path / "backbone.weights.h5"
-    frame_encoders.build_backbone("mobilenet_v3_small", 32).save_weights(str(weights))
+    backbones.build_backbone("mobilenet_v3_small", 32).save_weights(str(weights))
     run_dir, metrics = _run_on_folder(
         tmp_path, "--encoder", "mobilenet_v3_small", "--frame-size", "32", "--encoder-weights", str(weights),
         "--frozen-epochs", "1",

@@ -51,8 +51,12 @@ def describe(config, keys: tuple[str, ...]) -> str:
 
 
 def image_config(config, **changes):
-    """The image pipeline's preset of the report's ``pipeline_preset``, with the report's seed and ``changes``."""
-    return config_lib.replace(image_configs.PRESETS[config.pipeline_preset], seed=config.seed, **changes)
+    """The image pipeline's preset of the report's ``pipeline_preset``, with the report's seed and ``changes``,
+    resolved; always the small CNN (the report measures convolution and pooling as the CNN learns them,
+    on folders too, whatever Keras's cache holds)."""
+    preset = image_configs.PRESETS[config.pipeline_preset]
+    changes = {"encoder": "small_cnn", "encoder_weights": "none", **changes}
+    return config_lib.replace(preset, seed=config.seed, **changes).resolved()
 
 
 def load_image_model(run_dir: pathlib.Path, image_config, num_classes: int):

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.configs.video import VideoDataConfig
-from pipelines.datasets import frame_cache, video_augment, video_folder, video_sources
+from pipelines.datasets import augment, frame_cache, video_folder, video_sources
 from pipelines.datasets.embedded import shape_motion
 
 
@@ -87,7 +87,7 @@ def test_augmentation_is_one_transform_per_clip_and_flips_only_when_asked():
     clips = np.broadcast_to(frame, (16, 6, 32, 32, 3)).copy()
     labels = np.zeros((16, 6), np.int64)
     tf.random.set_seed(0)
-    augmented, same_labels = video_augment.make_clip_augment(flip=False)(tf.constant(clips), tf.constant(labels))
+    augmented, same_labels = augment.make_clip_augment(flip=False)(tf.constant(clips), tf.constant(labels))
     augmented = augmented.numpy()
     assert augmented.dtype == np.uint8 and augmented.shape == clips.shape
     np.testing.assert_array_equal(same_labels.numpy(), labels)
@@ -95,6 +95,6 @@ def test_augmentation_is_one_transform_per_clip_and_flips_only_when_asked():
         assert np.abs(clip.astype(int) - clip[0].astype(int)).max() == 0
     assert len({clip[0].tobytes() for clip in augmented}) > 8  # clips differ from one another
     assert all(clip[0, :, :8].mean() > clip[0, :, -8:].mean() for clip in augmented)  # never mirrored
-    flipped = video_augment.make_clip_augment(flip=True)(tf.constant(clips), tf.constant(labels))[0].numpy()
+    flipped = augment.make_clip_augment(flip=True)(tf.constant(clips), tf.constant(labels))[0].numpy()
     mirrored = [clip[0, :, :8].mean() < clip[0, :, -8:].mean() for clip in flipped]
     assert 0 < sum(mirrored) < len(mirrored)

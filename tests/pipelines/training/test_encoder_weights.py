@@ -12,7 +12,7 @@ import pytest
 from common import config as config_lib
 from common import network
 from common.errors import UserError
-from models import frame_encoders, video_cnn_rnn
+from models import backbones, video_cnn_rnn
 from pipelines.configs.video import VideoModelConfig
 from pipelines.training import encoder_weights
 
@@ -27,7 +27,7 @@ def _backbone_config(**changes):
 
 
 def test_a_weights_file_that_fits_is_loaded_and_one_that_does_not_is_refused(tmp_path):
-    source = frame_encoders.build_backbone("mobilenet_v3_small", 32)
+    source = backbones.build_backbone("mobilenet_v3_small", 32)
     good = tmp_path / "backbone.weights.h5"
     source.save_weights(str(good))
     config = _backbone_config(encoder_weights=str(good))

@@ -1,4 +1,4 @@
-"""Clip augmentation inside the tf.data graph: one random transform per clip, the same on all its frames.
+"""Augmentation inside the tf.data graph: one random transform per clip (the same on all its frames) or per image.
 
 A different crop or brightness per frame would be motion that is not in the video. Per clip:
 a random crop of ``crop_scale``..1 of the side at a random place, resized back to the frame size
@@ -35,5 +35,18 @@ def make_clip_augment(crop_scale: float = 0.8, brightness: float = 0.2, contrast
         mean = tf.reduce_mean(clips, axis=[1, 2, 3, 4], keepdims=True)
         clips = (clips - mean) * gain + mean + offset
         return tf.cast(tf.clip_by_value(tf.round(clips), 0, 255), tf.uint8), labels
+
+    return augment
+
+
+def make_image_augment(crop_scale: float = 0.8, brightness: float = 0.2, contrast: float = 0.2, flip: bool = True):
+    """Returns ``augment(images, labels)`` for batches of images uint8 (batch, h, w, 3): each image a
+    clip of one frame to :func:`make_clip_augment` (flips on by default: a photo's left and right mean
+    the same)."""
+    clip_augment = make_clip_augment(crop_scale, brightness, contrast, flip)
+
+    def augment(images, labels):
+        clips, labels = clip_augment(images[:, tf.newaxis], labels)
+        return clips[:, 0], labels
 
     return augment
