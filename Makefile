@@ -13,6 +13,7 @@ PRESET ?= default
 CELL ?=
 ARGS ?=
 VIDEO ?=
+IMAGE ?=
 MODEL ?= video
 SERVER ?=
 OUT ?=
@@ -36,7 +37,7 @@ LAUNCH = $(if $(WORKERS),$(PY) -m pipelines.training.launcher --workers $(WORKER
 TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data train-image train-text compare-rnn train-textgen generate train-video classify-video serve bench report test test-all lint clean
+.PHONY: help venv data train-image train-text compare-rnn train-textgen generate train-video classify-video classify-image serve bench report test test-all lint clean
 
 help:  ## list the targets
 	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] WORKERS=N ARGS=...):"
@@ -75,6 +76,10 @@ train-video: $(STAMP)  ## train, evaluate and export the CNN+LSTM video model
 classify-video: $(STAMP)  ## label every frame of VIDEO=file|folder/|stream URL|camera index (MODEL SERVER OUT ARGS=--annotate)
 	@test -n "$(VIDEO)" || { echo "error: give the video: make classify-video VIDEO=path/to/clip.mp4 (or a folder, a stream URL, a camera index)" >&2; exit 2; }
 	$(PY) -m serving.classify.video "$(VIDEO)" --model $(MODEL) $(if $(SERVER),--server "$(SERVER)") $(if $(OUT),--out "$(OUT)") $(ARGS)
+
+classify-image: $(STAMP)  ## top classes of IMAGE=photo|folder/ with the image model (SERVER OUT ARGS=--explain)
+	@test -n "$(IMAGE)" || { echo "error: give the photo: make classify-image IMAGE=path/to/photo.jpg (or a folder of photos)" >&2; exit 2; }
+	$(PY) -m serving.classify.image "$(IMAGE)" $(if $(SERVER),--server "$(SERVER)") $(if $(OUT),--out "$(OUT)") $(ARGS)
 
 serve: $(STAMP)  ## serve every model under export/ over TF Serving's REST API on PORT
 	$(PY) -m serving.rest.serve --port $(PORT) --host $(HOST) $(ARGS)
