@@ -13,6 +13,8 @@ PRESET ?= default
 CELL ?=
 ARGS ?=
 VIDEO ?=
+INPUT ?=
+BEAM_ARGS ?= --direct_num_workers=2
 MODEL ?= video
 SERVER ?=
 OUT ?=
@@ -36,7 +38,7 @@ LAUNCH = $(if $(WORKERS),$(PY) -m pipelines.training.launcher --workers $(WORKER
 TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data train-image train-text compare-rnn train-textgen generate train-video classify-video serve bench report test test-all lint clean
+.PHONY: help venv data train-image train-text compare-rnn train-textgen generate train-video classify-video classify-library serve bench report test test-all lint clean
 
 help:  ## list the targets
 	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] WORKERS=N ARGS=...):"
@@ -75,6 +77,11 @@ train-video: $(STAMP)  ## train, evaluate and export the CNN+LSTM video model
 classify-video: $(STAMP)  ## label every frame of VIDEO=file|folder/|stream URL|camera index (MODEL SERVER OUT ARGS=--annotate)
 	@test -n "$(VIDEO)" || { echo "error: give the video: make classify-video VIDEO=path/to/clip.mp4 (or a folder, a stream URL, a camera index)" >&2; exit 2; }
 	$(PY) -m serving.classify.video "$(VIDEO)" --model $(MODEL) $(if $(SERVER),--server "$(SERVER)") $(if $(OUT),--out "$(OUT)") $(ARGS)
+
+classify-library: $(STAMP)  ## classify every video INPUT='glob' matches, as an Apache Beam job, into OUT=dir (MODEL SERVER BEAM_ARGS ARGS)
+	@test -n "$(INPUT)" || { echo "error: give the videos: make classify-library INPUT='videos/**' OUT=runs/library (quote the glob)" >&2; exit 2; }
+	@test -n "$(OUT)" || { echo "error: give the output folder: make classify-library INPUT='$(INPUT)' OUT=runs/library" >&2; exit 2; }
+	$(PY) -m serving.classify.library "$(INPUT)" --out "$(OUT)" --model $(MODEL) $(if $(SERVER),--server "$(SERVER)") $(BEAM_ARGS) $(ARGS)
 
 serve: $(STAMP)  ## serve every model under export/ over TF Serving's REST API on PORT
 	$(PY) -m serving.rest.serve --port $(PORT) --host $(HOST) $(ARGS)
