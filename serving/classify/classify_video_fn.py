@@ -46,6 +46,7 @@ from apache_beam.utils import shared
 from serving.classify import folder, frame_classifiers, runner
 
 NAMESPACE = "classify_library"  # the job's Beam metrics
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
 FAILURE_COLUMNS = ["file", "reason"]
 _model_loads = 0  # in this worker process; written into each summary.json (tested: one per process)
 
@@ -103,7 +104,11 @@ class ClassifyVideoFn(beam.DoFn):
         global _model_loads
         started = time.perf_counter()
         args = self._args
-        classifier = frame_classifiers.LocalClassifier(args.model, args.export_dir, args.threads, self._version)
+        export_dir = pathlib.Path(args.export_dir)
+        if not export_dir.is_absolute() and not export_dir.exists():
+            # A worker started elsewhere (deploy/beam-worker.Dockerfile's image): the export beside the package.
+            export_dir = PROJECT_ROOT / export_dir
+        classifier = frame_classifiers.LocalClassifier(args.model, export_dir, args.threads, self._version)
         classifier.warm_up(args.batch_size)
         _model_loads += 1
         print(
