@@ -91,20 +91,31 @@ def build_parser() -> cli.ArgumentParser:
 def check_export(args: argparse.Namespace) -> int:
     """The version the workers will load; a UserError when the export is missing or unreadable.
 
-    Checked here without TensorFlow (it would add seconds to every start): the version folder, and a
-    saved_model.pb that can be read and parsed as a protocol buffer.
+    Checked here without TensorFlow (it would add seconds to every start): the version folder; a
+    saved_model.pb that can be read and parsed as a protocol buffer; every file under the folder
+    readable; and, when there are variables, every shard that their names announce.
     """
     version_dir = frame_classifiers.find_version_dir(args.model, args.export_dir)
     graph = version_dir / "saved_model.pb"
     try:
         data = graph.read_bytes()
         empty_pb2.Empty.FromString(data)  # any protocol buffer parses as Empty (its fields kept as unknown)
+        for path in version_dir.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    handle.read(1)
     except OSError as error:
-        raise UserError(f"cannot read {graph}: {error.strerror or error}") from None
+        raise UserError(f"cannot read {error.filename or graph}: {error.strerror or error}") from None
     except message.DecodeError:
         raise UserError(f"{graph} is not a SavedModel (it does not parse); export the model again") from None
     if not data:
         raise UserError(f"{graph} is empty; export the model again")
+    variables = version_dir / "variables"
+    shards = sorted(variables.glob("variables.data-*-of-*"))
+    if (variables / "variables.index").exists():
+        expected = int(shards[0].name.rsplit("-of-", 1)[1]) if shards else 1
+        if len(shards) != expected:
+            raise UserError(f"{variables} holds {len(shards)} of its {expected} data shard(s); export the model again")
     return int(version_dir.name)
 
 

@@ -136,10 +136,15 @@ def test_a_rerun_after_an_interrupted_job_finishes_only_the_rest(job, archive, s
     assert read_rows(out / "failures.csv") == read_rows(first / "failures.csv")
 
 
-def unreadable_export(stub_exports, tmp_path):
+def unreadable_export(stub_exports, tmp_path, damage):
     root = tmp_path / "export"
     shutil.copytree(stub_exports, root)
-    (root / "video" / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    version = root / "video" / "1"
+    if damage == "graph":
+        (version / "saved_model.pb").write_bytes(b"not a SavedModel")
+    else:
+        for shard in (version / "variables").glob("variables.data-*"):
+            shard.unlink()
     return root
 
 
@@ -151,6 +156,7 @@ def unreadable_export(stub_exports, tmp_path):
         ("out_is_a_file", "cannot write to"),
         ("no_model", "no video model exported"),
         ("unreadable_model", "is not a SavedModel"),
+        ("model_without_its_variables", "holds 0 of its 1 data shard(s)"),
         ("unknown_option", "Discarding unparseable args: ['--no_such_option=1']"),
         ("bad_value", "argument --direct_num_workers: invalid int value: 'two'"),
         ("unknown_runner", "Unexpected pipeline runner: NoSuchRunner"),
@@ -168,7 +174,9 @@ def test_bad_input_is_one_line_and_exit_2(case, message, archive, stub_exports, 
         export = tmp_path / "empty_export"
         export.mkdir()
     elif case == "unreadable_model":
-        export = unreadable_export(stub_exports, tmp_path)
+        export = unreadable_export(stub_exports, tmp_path, "graph")
+    elif case == "model_without_its_variables":
+        export = unreadable_export(stub_exports, tmp_path, "variables")
     elif case == "unknown_option":
         beam = ["--no_such_option=1"]
     elif case == "bad_value":
