@@ -59,6 +59,7 @@ def relative_path(path: str, prefix: str) -> str:
 
 
 def one_line(error: BaseException) -> str:
+    """An exception's message on one line: its first (Beam's and the decoders' go on for pages)."""
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 

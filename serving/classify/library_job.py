@@ -40,7 +40,7 @@ from apache_beam.transforms import environments
 
 from common import formats
 from common.errors import UserError
-from serving.classify.classify_video_fn import NAMESPACE, ClassifyVideoFn, write_tables
+from serving.classify.classify_video_fn import NAMESPACE, ClassifyVideoFn, one_line, write_tables
 
 LOCAL_RUNNERS = ("directrunner", "direct")
 WILDCARDS = "*?["
@@ -69,7 +69,7 @@ def count_matches(pattern: str) -> tuple[int, int]:
     try:
         paths = [metadata.path for metadata in FileSystems.match([pattern])[0].metadata_list]
     except (ValueError, OSError, BeamIOError) as error:
-        raise UserError(f"cannot list {pattern}: {_first_line(error)}") from None
+        raise UserError(f"cannot list {pattern}: {one_line(error)}") from None
     videos = sum(is_video(path) for path in paths)
     if not paths:
         raise UserError(f"no file matches {pattern} (quote the glob so that the shell leaves it to Beam)")
@@ -87,11 +87,7 @@ def check_writable(out: str) -> None:
             handle.write(b"ok\n")
         FileSystems.delete([probe])
     except (ValueError, OSError, BeamIOError) as error:
-        raise UserError(f"cannot write to {out}: {_first_line(error)}") from None
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UserError(f"cannot write to {out}: {one_line(error)}") from None
 
 
 class _Discarded(logging.Filter):
@@ -133,7 +129,7 @@ def parse_options(beam_args: list[str]) -> pipeline_options.PipelineOptions:
         try:
             beam.runners.create_runner(runner)
         except (ValueError, ImportError) as error:
-            raise UserError(f"Beam options: {_first_line(error)}") from None
+            raise UserError(f"Beam options: {one_line(error)}") from None
     return options
 
 
