@@ -40,7 +40,7 @@ from apache_beam.transforms import environments
 
 from common import formats
 from common.errors import UserError
-from serving.classify.classify_video_fn import NAMESPACE, ClassifyVideoFn, one_line, write_tables
+from serving.classify.classify_video_fn import NAMESPACE, PROJECT_ROOT, ClassifyVideoFn, one_line, write_tables
 
 LOCAL_RUNNERS = ("directrunner", "direct")
 WILDCARDS = "*?["
@@ -134,6 +134,7 @@ def parse_options(beam_args: list[str]) -> pipeline_options.PipelineOptions:
 
 
 def is_local(options: pipeline_options.PipelineOptions) -> bool:
+    """Whether the job runs here (no ``--runner``, or ``DirectRunner``) rather than on a runner's cluster."""
     runner = options.view_as(pipeline_options.StandardOptions).runner
     return runner is None or runner.lower() in LOCAL_RUNNERS
 
@@ -155,6 +156,10 @@ def local_runner(options: pipeline_options.PipelineOptions) -> fn_runner.FnApiRu
     # warns about "in_memory" with several workers; with no mode named it keeps the one given here.
     direct.direct_running_mode = None
     workers = environments.SubprocessSDKEnvironment.from_command_string(WORKER_COMMAND)
+    # The worker processes import this project's packages, wherever the command was started from.
+    paths = [path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path]
+    if str(PROJECT_ROOT) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), *paths])
     # The workers print their own log lines; the launcher would print each once more, relayed.
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.CRITICAL)
     return fn_runner.FnApiRunner(default_environment=workers, provision_info=provision)
@@ -190,6 +195,7 @@ class JobMetrics:
 
 
 def read_metrics(result) -> JobMetrics:
+    """The job's counters and distributions (committed where the runner has them, else attempted)."""
     query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
     totals: dict[str, int] = {}
     for counter in query["counters"]:
