@@ -14,6 +14,8 @@ CELL ?=
 ARGS ?=
 VIDEO ?=
 IMAGE ?=
+INPUT ?=
+BEAM_ARGS ?= --direct_num_workers=2
 MODEL ?= video
 SERVER ?=
 OUT ?=
@@ -37,7 +39,7 @@ LAUNCH = $(if $(WORKERS),$(PY) -m pipelines.training.launcher --workers $(WORKER
 TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data train-image train-text compare-rnn train-textgen generate train-video classify-video classify-image serve bench report test test-all lint clean
+.PHONY: help venv data train-image train-text compare-rnn train-textgen generate train-video classify-video classify-image classify-library serve bench report test test-all lint clean
 
 help:  ## list the targets
 	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] WORKERS=N ARGS=...):"
@@ -80,6 +82,11 @@ classify-video: $(STAMP)  ## label every frame of VIDEO=file|folder/|stream URL|
 classify-image: $(STAMP)  ## top classes of IMAGE=photo|folder/ with the image model (SERVER OUT ARGS=--explain)
 	@test -n "$(IMAGE)" || { echo "error: give the photo: make classify-image IMAGE=path/to/photo.jpg (or a folder of photos)" >&2; exit 2; }
 	$(PY) -m serving.classify.image "$(IMAGE)" $(if $(SERVER),--server "$(SERVER)") $(if $(OUT),--out "$(OUT)") $(ARGS)
+
+classify-library: $(STAMP)  ## classify every video INPUT='glob' matches, as an Apache Beam job, into OUT=dir (MODEL SERVER BEAM_ARGS ARGS)
+	@test -n "$(INPUT)" || { echo "error: give the videos: make classify-library INPUT='videos/**' OUT=runs/library (quote the glob)" >&2; exit 2; }
+	@test -n "$(OUT)" || { echo "error: give the output folder: make classify-library INPUT='$(INPUT)' OUT=runs/library" >&2; exit 2; }
+	$(PY) -m serving.classify.library "$(INPUT)" --out "$(OUT)" --model $(MODEL) $(if $(SERVER),--server "$(SERVER)") $(BEAM_ARGS) $(ARGS)
 
 serve: $(STAMP)  ## serve every model under export/ over TF Serving's REST API on PORT
 	$(PY) -m serving.rest.serve --port $(PORT) --host $(HOST) $(ARGS)

@@ -86,11 +86,9 @@ def generate_video(path: pathlib.Path, num_frames: int, width: int = 640, height
     return path
 
 
-def h264_sources(scratch: pathlib.Path, loops_640: int = LOOPS_640, loops_720: int = LOOPS_720) -> list[pathlib.Path]:
-    """The shared 640x360 clip (or a generated one) looped, and scaled to 1280x720, as H.264 MP4s."""
-
-    source = SHARED_VIDEO if SHARED_VIDEO.exists() else generate_video(scratch / "generated.mp4", 300, 640, 360)
-    capture = cv2.VideoCapture(str(source))
+def read_frames(path: pathlib.Path) -> tuple[list[np.ndarray], float]:
+    """Every decoded frame (BGR) of a short clip, and its frame rate."""
+    capture = cv2.VideoCapture(str(path))
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
     frames = []
     while True:
@@ -99,25 +97,37 @@ def h264_sources(scratch: pathlib.Path, loops_640: int = LOOPS_640, loops_720: i
             break
         frames.append(frame)
     capture.release()
+    return frames, fps
+
+
+def write_h264(path: pathlib.Path, frames: list[np.ndarray], fps: float, width: int, height: int, loops: int = 1):
+    """``frames`` (BGR) scaled to width x height, ``loops`` times (forwards, backwards, ...), as an H.264 MP4."""
+    container = av.open(str(path), mode="w")
+    stream = container.add_stream(
+        "libx264", rate=fractions.Fraction(fps).limit_denominator(1001), options={"preset": "veryfast"}
+    )
+    stream.width, stream.height, stream.pix_fmt, stream.thread_type = width, height, "yuv420p", "AUTO"
+    for loop in range(loops):
+        for frame in frames if loop % 2 == 0 else frames[::-1]:  # forwards, backwards: no cut at the seam
+            if frame.shape[:2] != (height, width):
+                frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")))
+    container.mux(stream.encode(None))
+    container.close()
+    return path
+
+
+def h264_sources(scratch: pathlib.Path, loops_640: int = LOOPS_640, loops_720: int = LOOPS_720) -> list[pathlib.Path]:
+    """The shared 640x360 clip (or a generated one) looped, and scaled to 1280x720, as H.264 MP4s."""
+
+    source = SHARED_VIDEO if SHARED_VIDEO.exists() else generate_video(scratch / "generated.mp4", 300, 640, 360)
+    frames, fps = read_frames(source)
     stem = "traffic" if source == SHARED_VIDEO else "generated"
-    outputs = []
-    for (width, height), loops in (((640, 360), loops_640), ((1280, 720), loops_720)):
-        path = scratch / f"{stem}_{width}x{height}_h264.mp4"
-        container = av.open(str(path), mode="w")
-        stream = container.add_stream(
-            "libx264", rate=fractions.Fraction(fps).limit_denominator(1001), options={"preset": "veryfast"}
-        )
-        stream.width, stream.height, stream.pix_fmt, stream.thread_type = width, height, "yuv420p", "AUTO"
-        for loop in range(loops):
-            for frame in frames if loop % 2 == 0 else frames[::-1]:  # forwards, backwards: no cut at the seam
-                if frame.shape[:2] != (height, width):
-                    frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-                yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")))
-        container.mux(stream.encode(None))
-        container.close()
-        outputs.append(path)
-    return outputs
+    return [
+        write_h264(scratch / f"{stem}_{width}x{height}_h264.mp4", frames, fps, width, height, loops)
+        for (width, height), loops in (((640, 360), loops_640), ((1280, 720), loops_720))
+    ]
 
 
 def raw_decode_fps(path: pathlib.Path) -> tuple[float, int]:

@@ -6,16 +6,34 @@ filter anything: ``TF_CPP_MIN_LOG_LEVEL=2`` (TensorFlow's C++ INFO and WARNING l
 features) and OpenCV's FFmpeg messages about broken files (the readers report skips in one line of
 their own). A value already set by the user wins. :func:`import_tensorflow` then imports TensorFlow
 with its remaining C++ start-up lines kept off stderr.
+
+It also drops one import-time notice at its source, the root logger: Apache Beam installed without
+its ``[gcp]`` extra logs "apitools not found, and bigquery client libraries are not available" in
+every process that imports it (the library job's launcher and each of its workers), about BigQuery,
+which the project never uses. Any other record passes.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+
+_IMPORT_NOTICES = ("apitools not found, and bigquery client libraries are not available",)
+
+
+class _DropImportNotices(logging.Filter):
+    """On the root logger: drops the notices above, which libraries log with ``logging.warning`` on import."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(_IMPORT_NOTICES))
+
+
+logging.getLogger().addFilter(_DropImportNotices())
 
 
 def import_tensorflow() -> None:

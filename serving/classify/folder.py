@@ -10,8 +10,10 @@ frames, fps achieved, main label, segments, error) and ``OUT/index.html`` linkin
 A file that fails (not a video, no frames, ...) is reported on one line, counted, and the others go
 on; the exit status is 1 when any failed, 0 when none did. SIGINT/SIGTERM end the file being
 classified cleanly (its outputs cover the frames done) and the run with it; the index lists the
-files done. A folder that does not hold a single
-video file is bad input (exit 2), before the model loads.
+files done. A folder that does not hold a single video file is bad input (exit 2), before the model
+loads. The last line gives the rate over the whole folder: frames / seconds from the first file
+opened to the last one's outputs written (start-up and the model load left out), as the library
+job (``serving.classify.library``) reports it.
 """
 
 from __future__ import annotations
@@ -21,10 +23,31 @@ import csv
 import html
 import pathlib
 import sys
+import time
 
 from common import formats
 from common.errors import UserError
 from serving.classify import runner
+from serving.classify.outputs import Segments
+
+# index.csv's columns, here and in the library job (serving.classify.library): one row per video.
+INDEX_COLUMNS = ["file", "frames", "fps", "main_label", "segments", "error"]
+
+
+def index_row(file: str, summary: dict | None, error: str = "") -> dict:
+    """A video's index.csv row from its summary (None, with ``error``, for a video that failed)."""
+    if summary is None:
+        return {"file": file, "frames": 0, "fps": "", "main_label": "", "segments": 0, "error": error}
+    segments = Segments()
+    segments.items = summary["segments"]
+    return {
+        "file": file,
+        "frames": summary["video"]["frames"],
+        "fps": summary["frames_per_second"],
+        "main_label": segments.main_label(),
+        "segments": len(summary["segments"]),
+        "error": error,
+    }
 
 
 def find_videos(folder: pathlib.Path) -> list[pathlib.Path]:
@@ -69,10 +92,11 @@ def run(args: argparse.Namespace) -> int:
             return error
 
     results, failed = [], 0
+    started = time.perf_counter()  # the rate over the whole folder leaves out start-up and the model load
     upcoming = open_reader(videos[0])
     for index, (video, name) in enumerate(zip(videos, output_names(folder, videos))):
         reader, upcoming = upcoming, open_reader(videos[index + 1]) if index + 1 < len(videos) else None
-        row = {"file": str(video.relative_to(folder)), "frames": 0, "fps": "", "main_label": "", "segments": 0}
+        file = str(video.relative_to(folder))
         try:
             if isinstance(reader, UserError):
                 raise reader
@@ -80,21 +104,9 @@ def run(args: argparse.Namespace) -> int:
         except UserError as error:
             failed += 1
             print(f"error: {video}: {error}", file=sys.stderr, flush=True)
-            results.append({**row, "page": "", "error": str(error)})
+            results.append({**index_row(file, None, str(error)), "page": ""})
             continue
-        segments = runner.Segments()
-        segments.items = summary["segments"]
-        results.append(
-            {
-                **row,
-                "frames": summary["video"]["frames"],
-                "fps": summary["frames_per_second"],
-                "main_label": segments.main_label(),
-                "segments": len(summary["segments"]),
-                "page": (pathlib.PurePath(name) / "index.html").as_posix(),
-                "error": "",
-            }
-        )
+        results.append({**index_row(file, summary), "page": (pathlib.PurePath(name) / "index.html").as_posix()})
         main_label = results[-1]["main_label"]
         frames, fps = summary["video"]["frames"], summary["frames_per_second"]
         print(f"{video} -> {out / name}: {frames} frames, {fps:.1f} frames/s, mostly {main_label}", flush=True)
@@ -103,16 +115,20 @@ def run(args: argparse.Namespace) -> int:
                 upcoming.close()
             break
     write_index(out, folder, results)
-    done = len(results) - failed
-    print(f"{done} of {len(videos)} video(s) classified" + (f", {failed} failed" if failed else ""))
+    done, elapsed = len(results) - failed, time.perf_counter() - started
+    frames = sum(int(result["frames"]) for result in results)
+    print(
+        f"{done} of {len(videos)} video(s) classified"
+        + (f", {failed} failed" if failed else "")
+        + f": {frames:,} frames in {elapsed:.1f} s, {frames / elapsed:,.1f} frames/s"
+    )
     print(f"outputs: {out} (index.csv, index.html)")
     return 1 if failed else 0
 
 
 def write_index(out: pathlib.Path, folder: pathlib.Path, results: list[dict]) -> None:
-    columns = ["file", "frames", "fps", "main_label", "segments", "error"]
     with open(out / "index.csv", "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=INDEX_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(results)
     rows = []

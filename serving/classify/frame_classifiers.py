@@ -68,24 +68,39 @@ def limit_tensorflow_threads(threads: int) -> None:
         pass
 
 
+def find_version_dir(model_name: str, export_root: str | pathlib.Path, version: int | None = None) -> pathlib.Path:
+    """The export's version folder: ``version``, or the latest; a ``UserError`` that says what to do when absent."""
+    if model_name not in MODEL_NAMES:
+        raise UserError(f"--model must be one of {', '.join(MODEL_NAMES)}, got '{model_name}'")
+    if version is not None:
+        version_dir = pathlib.Path(export_root) / model_name / str(version)
+        if version in layout.versions(version_dir.parent):
+            return version_dir
+        raise UserError(f"{version_dir} is not a complete export (no saved_model.pb)")
+    version_dir = layout.latest_version_dir(export_root, model_name)
+    if version_dir is None:
+        raise UserError(
+            f"no {model_name} model exported under {export_root}/ yet; run `make train-{model_name}` "
+            "first (or point --export-dir at an export root)"
+        )
+    return version_dir
+
+
 class LocalClassifier:
     """Runs the latest export of ``video`` or ``image`` under ``export_root`` in this process.
 
     ``threads``: TensorFlow threads (``limit_tensorflow_threads``; 0 keeps TensorFlow's default).
+    ``version``: that version instead of the latest (the library job's workers all load the version
+    its launcher found, even if a newer one is published while it runs).
 
     Raises:
-        UserError: no such model has been exported yet, or it lacks the needed signature.
+        UserError: no such model (or version) has been exported yet, or it lacks the needed signature.
     """
 
-    def __init__(self, model_name: str, export_root: str | pathlib.Path = "export", threads: int = 0):
-        if model_name not in MODEL_NAMES:
-            raise UserError(f"--model must be one of {', '.join(MODEL_NAMES)}, got '{model_name}'")
-        version_dir = layout.latest_version_dir(export_root, model_name)
-        if version_dir is None:
-            raise UserError(
-                f"no {model_name} model exported under {export_root}/ yet; run `make train-{model_name}` "
-                "first (or point --export-dir at an export root)"
-            )
+    def __init__(
+        self, model_name: str, export_root: str | pathlib.Path = "export", threads: int = 0, version: int | None = None
+    ):
+        version_dir = find_version_dir(model_name, export_root, version)
         limit_tensorflow_threads(threads)  # deferred: bad-input errors come back before TensorFlow loads
         import tensorflow as tf  # deferred, as above
 
@@ -93,7 +108,11 @@ class LocalClassifier:
         self.model_name = model_name
         self.version = int(version_dir.name)
         self.location = str(version_dir.resolve())
-        self._model = tf.saved_model.load(str(version_dir))
+        try:
+            self._model = tf.saved_model.load(str(version_dir))
+        except Exception as error:  # noqa: BLE001 - a damaged export fails in many ways (DecodeError, OpError, ...)
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise UserError(f"cannot load the {model_name} model from {version_dir}: {reason}") from None
         signature_name = "stream" if model_name == "video" else "serving_default"
         if signature_name not in self._model.signatures:
             raise UserError(f"{version_dir} has no '{signature_name}' signature; re-export the {model_name} model")

@@ -101,17 +101,32 @@ class _StopOnSignal:
             signal.signal(number, handler)
 
 
-def run_source(args, classifier, reader, out: pathlib.Path, source_file: pathlib.Path | None) -> dict:
+def run_source(
+    args,
+    classifier,
+    reader,
+    out: pathlib.Path,
+    source_file: pathlib.Path | None,
+    *,
+    timeline_png: bool = True,
+    index_html: bool = True,
+    progress_bar: bool = True,
+) -> dict:
     """Classifies every frame ``reader`` delivers and writes all outputs to ``out``; returns the summary.
 
-    ``source_file``: the video file (None for a live source), played by the page or previewed.
+    Args:
+        source_file: the video file (None for a live source), played by the page or previewed.
+        timeline_png, index_html: write those files (index.html with preview.mp4 when browsers cannot
+            play the source); the library job writes only frames.csv and summary.json by default.
+        progress_bar: on stderr (off in the library job's worker processes, whose bars would
+            overwrite each other).
     """
 
     info, live = reader.info, source_file is None
     out.mkdir(parents=True, exist_ok=True)
     class_names = list(classifier.class_names)
     fps = info.fps or 25.0
-    preview = not live and needs_preview(info)
+    preview = index_html and not live and needs_preview(info)
     writers = {}
     if args.annotate:
         writers["annotated"] = AnnotatedWriter(out / "annotated.mp4", info.width, info.height, fps, args.annotate_scale)
@@ -124,7 +139,12 @@ def run_source(args, classifier, reader, out: pathlib.Path, source_file: pathlib
     classifier.reset()
     started = time.perf_counter()
     progress = tqdm(
-        total=info.frame_count or None, unit="frame", file=sys.stderr, desc=classifier.model_name, mininterval=0.5
+        total=info.frame_count or None,
+        unit="frame",
+        file=sys.stderr,
+        desc=classifier.model_name,
+        mininterval=0.5,
+        disable=not progress_bar,
     )
     try:
         with open(out / "frames.csv", "w", encoding="utf-8", newline="") as csv_file, _StopOnSignal(reader) as stop:
@@ -173,7 +193,8 @@ def run_source(args, classifier, reader, out: pathlib.Path, source_file: pathlib
         print(f"warning: {reader.warning}", file=sys.stderr)
     if stop.signal_name:
         print(f"stopped by {stop.signal_name} after {frames_done} frames; outputs cover them", file=sys.stderr)
-    timeline.plot(out / "timeline.png", class_names, f"{name}: {classifier.model_name} model")
+    if timeline_png:
+        timeline.plot(out / "timeline.png", class_names, f"{name}: {classifier.model_name} model")
     summary = {
         "video": {
             "path": str(source_file.resolve()) if source_file else info.path,
@@ -186,6 +207,7 @@ def run_source(args, classifier, reader, out: pathlib.Path, source_file: pathlib
             "frames_in_header": info.frame_count,
             "complete": reader.warning is None and stop.signal_name is None,
         },
+        "warning": reader.warning,
         "model": classifier.describe(),
         "classes": class_names,
         "smooth": args.smooth,
@@ -195,8 +217,8 @@ def run_source(args, classifier, reader, out: pathlib.Path, source_file: pathlib
         "outputs": {
             "frames_csv": str(out / "frames.csv"),
             "annotated_mp4": str(out / "annotated.mp4") if args.annotate else None,
-            "timeline_png": str(out / "timeline.png"),
-            "index_html": str(out / "index.html"),
+            "timeline_png": str(out / "timeline.png") if timeline_png else None,
+            "index_html": str(out / "index.html") if index_html else None,
             "preview_mp4": str(out / "preview.mp4") if preview else None,
         },
         "segments": segments.items,
@@ -209,7 +231,8 @@ def run_source(args, classifier, reader, out: pathlib.Path, source_file: pathlib
             "max": round(float(delays_ms.max()), 2),
         }
         summary["reconnects"] = reader.reconnects
-    write_page(out, summary, timeline, source_file, preview)
+    if index_html:
+        write_page(out, summary, timeline, source_file, preview)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 

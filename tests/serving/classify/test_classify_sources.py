@@ -54,7 +54,7 @@ def test_folder_one_model_load_every_video_and_a_broken_file_counted(stub_export
     captured = capsys.readouterr()
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "broken.mp4" in errors[0]
-    assert "2 of 3 video(s) classified, 1 failed" in captured.out
+    assert "2 of 3 video(s) classified, 1 failed: 50 frames in " in captured.out  # and the rate over the folder
     index = read_rows(out / "index.csv")
     assert [row["file"] for row in index] == ["b.mp4", "broken.mp4", "day 2/a.mp4"]
     assert [row["frames"] for row in index] == ["20", "0", "30"]

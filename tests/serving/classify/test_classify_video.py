@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import struct
 
 import cv2
@@ -126,6 +127,17 @@ def test_video_model_writes_every_output(stub_exports, clip, tmp_path):
     assert sum(s["last_frame"] - s["first_frame"] + 1 for s in segments) == decoded
     assert "label segment(s)" in result.stdout
     assert f"FMP4, {width}x{height}, {fps:.2f} fps, {decoded} frames in its header" in result.stdout
+
+
+def test_a_pinned_version_and_a_damaged_export(stub_exports, tmp_path):
+    assert frame_classifiers.LocalClassifier("video", stub_exports, version=1).version == 1
+    with pytest.raises(UserError, match="is not a complete export"):
+        frame_classifiers.LocalClassifier("video", stub_exports, version=2)
+    damaged = tmp_path / "export"
+    shutil.copytree(stub_exports / "video", damaged / "video")
+    (damaged / "video" / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    with pytest.raises(UserError, match=r"cannot load the video model from .*video/1: "):
+        frame_classifiers.LocalClassifier("video", damaged)
 
 
 def test_stream_across_batches_equals_one_whole_clip_call(stub_exports, clip):
