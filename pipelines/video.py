@@ -78,10 +78,9 @@ def _train(config: VideoConfig, data, train, validation, run, strategy):
 
     frozen_dir = run.directory / "frozen_encoder"
     frozen_dir.mkdir()
-    no_early_stop = training.patience >= training.epochs  # folders and tfds: the frozen phase neither
-    frozen_config = config_lib.replace(
-        config, epochs=training.frozen_epochs, patience=training.frozen_epochs if no_early_stop else training.patience
-    )
+    # Folders and tfds: no early stop in the frozen phase either (VideoConfig.resolved says why).
+    patience = training.frozen_epochs if config.data.dataset else training.patience
+    frozen_config = config_lib.replace(config, epochs=training.frozen_epochs, patience=patience)
     frozen_train, frozen_validation = train, validation
     if config.model.encoder == "small_cnn":  # an image run's CNN: the whole frame encoder frozen
 

@@ -129,8 +129,8 @@ def keras_home(tmp_path, monkeypatch):
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(network, "downloads_reachable", lambda timeout=3.0: False)
-    for cached in (pretrained.choose_auto_encoder, pretrained._downloads_reachable):
+    for cached in (pretrained.choose_auto_encoder, pretrained._downloads_reachable, pretrained._video_auto_said):
         cached.cache_clear()
     yield tmp_path / "keras" / "models"
-    for cached in (pretrained.choose_auto_encoder, pretrained._downloads_reachable):
+    for cached in (pretrained.choose_auto_encoder, pretrained._downloads_reachable, pretrained._video_auto_said):
         cached.cache_clear()

@@ -83,14 +83,17 @@ class VideoModelConfig:
         metadata={"help": "small_cnn: the CNN also sees each frame's change since the last (backbones: off)"},
     )
     fine_tune_fraction: float = dataclasses.field(
-        default=1.0,
-        metadata={"help": "backbones: the share of its layers, from the top, fine-tuned after the frozen phase"},
+        default=0.0,
+        metadata={
+            "help": "backbones: the share of its layers, from the top, fine-tuned for --epochs after the frozen "
+            "phase; 0 = none (on weizmann4 it did not help: README)"
+        },
     )
     color: str = dataclasses.field(
         default="auto",
         metadata={
-            "help": "small_cnn: on (RGB) or off (grey: a recording's background colour cannot stand in for the "
-            "action); auto = off for folders and tfds, on for the embedded clips and with pretrained weights"
+            "help": "on (RGB) or off (grey in three channels: a recording's background colour cannot stand in for "
+            "the action); auto = off for folders and tfds, on for the embedded clips and an image run's CNN"
         },
     )
 
@@ -98,7 +101,10 @@ class VideoModelConfig:
 @dataclasses.dataclass(frozen=True)
 class VideoTrainingConfig(shared.TrainingConfig):
     epochs: int = dataclasses.field(
-        default=0, metadata={"help": "0 = 10 for the embedded clips, 30 for folders and tfds"}
+        default=0,
+        metadata={
+            "help": "0 = 10 for the embedded clips, 30 for folders and tfds; backbones: fine-tuning epochs, 0 = 3"
+        },
     )
     learning_rate: float = 2e-3
     patience: int = dataclasses.field(
@@ -115,7 +121,11 @@ class VideoTrainingConfig(shared.TrainingConfig):
         },
     )
     frozen_epochs: int = dataclasses.field(
-        default=3, metadata={"help": "with pretrained encoder weights: epochs with the encoder frozen first"}
+        default=0,
+        metadata={
+            "help": "with pretrained encoder weights: epochs with it frozen first; 0 = 3 for an image run's CNN, "
+            "for a backbone 30 for folders and tfds, 10 for the embedded clips (its maps cached: seconds an epoch)"
+        },
     )
     fine_tune_learning_rate: float = dataclasses.field(
         default=2e-4, metadata={"help": "learning rate once a pretrained encoder is unfrozen"}
@@ -150,7 +160,7 @@ class VideoConfig:
         data, model, training = self.data, self.model, self.training
         default_size = backbones.BACKBONES[pretrained.AUTO_BACKBONE].frame_size
         encoder, weights = pretrained.resolve_encoder(
-            model.encoder, model.encoder_weights, data.dataset, model.frame_size or default_size
+            model.encoder, model.encoder_weights, data.dataset, model.frame_size or default_size, video=True
         )
         frame_size = model.frame_size
         if not frame_size:
@@ -159,9 +169,12 @@ class VideoConfig:
         filters = model.filters or tuple(16 * 2**block for block in range(max(1, frame_size.bit_length() - 3)))
         small_cnn = encoder == "small_cnn"
         color = model.color
-        if color == "auto":  # pretrained weights (an image run's, ImageNet's) were learnt on RGB
-            color = "off" if small_cnn and data.dataset and weights == "none" else "on"
-        epochs = training.epochs or (30 if data.dataset else 10)
+        if color == "auto":  # an image run's CNN was learnt on RGB
+            color = "off" if data.dataset and (weights == "none" or not small_cnn) else "on"
+        main_epochs = 30 if data.dataset else 10
+        backbone_weights = not small_cnn and weights != "none"
+        epochs = training.epochs or (3 if backbone_weights else main_epochs)
+        frozen_epochs = training.frozen_epochs or (main_epochs if backbone_weights else 3)
         return config_lib.replace(
             self,
             encoder=encoder,
@@ -171,6 +184,7 @@ class VideoConfig:
             pixel_difference=model.pixel_difference and small_cnn,  # a backbone takes 3 channels
             color=color,
             epochs=epochs,
+            frozen_epochs=frozen_epochs,
             patience=training.patience or (epochs if data.dataset else 5),
         )
 
@@ -211,7 +225,12 @@ class VideoConfig:
             raise UserError("num_frames must be at least 2 and frame_stride at least 1")
         if training.epochs < 1 or training.batch_size < 1 or model.units < 1 or training.baseline_epochs < 0:
             raise UserError("epochs, batch_size and units must be positive")
-        pretrained.check(model.encoder, model.encoder_weights, model.frame_size, explicit=self.model.encoder != "auto")
+        pretrained.check(
+            model.encoder,
+            model.encoder_weights,
+            model.frame_size,
+            explicit=pretrained.chosen_explicitly(self.model.encoder, self.model.encoder_weights),
+        )
         checks.check_folder_dataset(data.dataset, "video")  # after the settings, before TensorFlow loads
         checks.check_tfds_name(data.dataset)
 

@@ -153,4 +153,3 @@ def frozen_model_builder(model: keras.Model, config, data):
     if cached is None:
         return (lambda: model), None
     return (lambda: top_model(model, config.model)), cached
-

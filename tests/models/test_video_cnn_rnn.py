@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from models import video_cnn_rnn
+from tests.helpers import MOBILENET_025
 
 
 def _clips(batch=2, time=6, height=20, width=24, seed=0):
@@ -55,6 +56,33 @@ def test_stream_in_chunks_equals_whole_clip_inside_a_tf_function(cell, differenc
         states = {name: outputs[name] for name in states}
         chunks.append(outputs["probabilities"].numpy())
     np.testing.assert_allclose(np.concatenate(chunks, axis=1), whole, atol=1e-6)
+
+
+@pytest.mark.skipif(not MOBILENET_025.exists(), reason=f"no shared ImageNet weights at {MOBILENET_025.parent}")
+def test_on_a_pretrained_backbone_the_model_stays_causal_and_streams_as_one_call(tiny_video_config):
+    """MobileNet 0.25 with its ImageNet weights as the frame encoder, grey frames, the feature difference."""
+    from pipelines.training import encoder_weights
+
+    config = tiny_video_config(
+        encoder="mobilenet_0.25", encoder_weights=str(MOBILENET_025), frame_size=32, color="off",
+        feature_difference=True,
+    )  # fmt: skip
+    model = video_cnn_rnn.build_video_cnn_rnn(config, num_classes=4)
+    encoder_weights.load(model, config)
+    clips = _clips(time=8, height=40, width=48)
+    changed = clips.copy()
+    changed[:, 5] = 255 - changed[:, 5]
+    before, after = model(clips, training=False).numpy(), model(changed, training=False).numpy()
+    np.testing.assert_array_equal(before[:, :5], after[:, :5])
+    assert np.abs(before[:, 5] - after[:, 5]).max() > 1e-6
+    stream = video_cnn_rnn.build_stream_model(model, config)
+    states = {name: tf.zeros((2, size)) for name, size in video_cnn_rnn.state_sizes(config).items()}
+    chunks = []
+    for start in (0, 3):
+        outputs = stream({"frames": tf.constant(clips[:, start : start + 3 if start == 0 else 8]), **states})
+        states = {name: outputs[name] for name in states}
+        chunks.append(outputs["probabilities"].numpy())
+    np.testing.assert_allclose(np.concatenate(chunks, axis=1), before, atol=1e-6)
 
 
 def test_loss_goes_down_on_a_tiny_batch(tiny_video_config):

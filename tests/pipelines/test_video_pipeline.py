@@ -165,7 +165,7 @@ def test_a_backbone_from_a_weights_file_is_frozen_then_fine_tuned_and_exported(t
     backbones.build_backbone("mobilenet_v3_small", 32).save_weights(str(weights))
     run_dir, metrics = _run_on_folder(
         tmp_path, "--encoder", "mobilenet_v3_small", "--frame-size", "32", "--encoder-weights", str(weights),
-        "--frozen-epochs", "1",
+        "--frozen-epochs", "1", "--fine-tune-fraction", "0.5",
     )  # fmt: skip
     assert metrics["encoder_weights"] == str(weights)
     assert (run_dir / "frozen_encoder" / "history.csv").exists() and metrics["epochs_run"] == 2

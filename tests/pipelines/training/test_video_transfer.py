@@ -69,9 +69,7 @@ def test_the_frozen_phase_trains_the_layers_above_the_backbone_only(tiny_video_c
 def test_clips_that_would_not_fit_are_not_cached(tiny_video_config, monkeypatch):
     """Sources without whole videos: one pass of their clips, unless that is over the bound."""
     config = _config(tiny_video_config)
-    clips = tf.data.Dataset.from_tensor_slices(
-        (np.zeros((3, 4, 32, 32, 3), np.uint8), np.zeros((3, 4), np.int64))
-    )
+    clips = tf.data.Dataset.from_tensor_slices((np.zeros((3, 4, 32, 32, 3), np.uint8), np.zeros((3, 4), np.int64)))
     data = VideoData(clips, clips, clips, ["a", "b"], {"train": 3, "validation": 3, "test": 3}, "clips")
     model = video_cnn_rnn.build_video_cnn_rnn(config.model, 2)
     train, _ = video_transfer.cached_datasets(model, config, data)
