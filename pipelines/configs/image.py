@@ -140,12 +140,7 @@ class ImageConfig:
             if model.pooling not in ("max", "none"):
                 raise UserError("pooling must be max or none")
         resolved.training.check()
-        pretrained.check(
-            model.encoder,
-            model.encoder_weights,
-            model.image_size,
-            explicit=pretrained.chosen_explicitly(self.model.encoder, self.model.encoder_weights),
-        )
+        pretrained.check(model.encoder, model.encoder_weights, model.image_size, asked=self.model)
         checks.check_folder_dataset(data.dataset, "image")  # after the settings, before TensorFlow loads
         checks.check_tfds_name(data.dataset)
 

@@ -146,25 +146,21 @@ def fitting_backbone(path: pathlib.Path) -> str | None:
     return next((b.name for b in backbones.BACKBONES.values() if (b.first_layer, b.first_filters) == described), None)
 
 
-def chosen_explicitly(encoder: str, weights: str) -> bool:
-    """Whether the user asked for a backbone (by name, or ``auto`` with ``imagenet``): then weights that
-    cannot be had are refused rather than replaced by the small CNN."""
-    return encoder != "auto" or weights.strip().lower() == "imagenet"
-
-
-def check(encoder: str, weights: str, size: int, explicit: bool) -> None:
+def check(encoder: str, weights: str, size: int, asked) -> None:
     """Refuses, before TensorFlow starts, weights that cannot be had or do not fit ``encoder``.
 
     Args:
-        encoder: a backbone name or ``small_cnn``.
-        weights: ``imagenet``, ``none`` or a path.
-        size: the input size.
-        explicit: whether the user chose this backbone (``auto`` falls back to the small CNN instead).
+        encoder, weights, size: the resolved encoder (a backbone name or ``small_cnn``), weights
+            (``imagenet``, ``none`` or a path) and input size.
+        asked: the model settings as given (``encoder``, ``encoder_weights``, ``auto`` unresolved). A
+            backbone asked for (by name, or ``auto`` with ``imagenet``) whose weights cannot be had is
+            refused; ``auto`` alone falls back to the small CNN instead.
 
     Raises:
-        UserError: ``imagenet`` for the small CNN, or not cached and not downloadable for a chosen
-            backbone; a path that does not exist; a "no top" file of another backbone or width.
+        UserError: ``imagenet`` for the small CNN, or not cached and not downloadable for a backbone
+            asked for; a path that does not exist; a "no top" file of another backbone or width.
     """
+    explicit = asked.encoder != "auto" or asked.encoder_weights.strip().lower() == "imagenet"
     choice = weights.strip()
     if choice.lower() == "none":
         return

@@ -225,12 +225,7 @@ class VideoConfig:
             raise UserError("num_frames must be at least 2 and frame_stride at least 1")
         if training.epochs < 1 or training.batch_size < 1 or model.units < 1 or training.baseline_epochs < 0:
             raise UserError("epochs, batch_size and units must be positive")
-        pretrained.check(
-            model.encoder,
-            model.encoder_weights,
-            model.frame_size,
-            explicit=pretrained.chosen_explicitly(self.model.encoder, self.model.encoder_weights),
-        )
+        pretrained.check(model.encoder, model.encoder_weights, model.frame_size, asked=self.model)
         checks.check_folder_dataset(data.dataset, "video")  # after the settings, before TensorFlow loads
         checks.check_tfds_name(data.dataset)
 
