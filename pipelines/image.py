@@ -61,7 +61,8 @@ def train_and_export(config: ImageConfig, workspace: Workspace):
 
     results = {}
     if config.backbone:
-        model = cnn.build_image_classifier(model_config, num_classes)
+        with strategy.scope():  # the variables of both phases belong to the strategy
+            model = cnn.build_image_classifier(model_config, num_classes)
         encoder_weights.load(model, model_config)
         logging.info("%s", encoder_weights.describe(model_config))
         model, history, fit_seconds, results["linear_probe_accuracy"] = transfer.fit_head_then_fine_tune(
