@@ -17,6 +17,7 @@ IMAGE ?=
 INPUT ?=
 BEAM_ARGS ?= --direct_num_workers=2
 MODEL ?= video
+VERSION ?=
 SERVER ?=
 OUT ?=
 PORT ?= 8501
@@ -39,7 +40,7 @@ LAUNCH = $(if $(WORKERS),$(PY) -m pipelines.training.launcher --workers $(WORKER
 TEXT_FLAGS = $(if $(CELL),--cell $(CELL)) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(LABEL_COLUMN),--label-column "$(LABEL_COLUMN)")
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data train-image train-text compare-rnn train-textgen generate train-video classify-video classify-image classify-library serve bench report test test-all lint clean
+.PHONY: help venv data train-image train-text compare-rnn train-textgen generate train-video classify-video classify-image classify-library export-lite serve bench report test test-all lint clean
 
 help:  ## list the targets
 	@echo "Targets (variables: DATASET EPOCHS PRESET=default|tiny CELL=gru|lstm[|simple_rnn] WORKERS=N ARGS=...):"
@@ -75,11 +76,11 @@ generate: $(STAMP)  ## continue PROMPT=... with the latest textgen export (LENGT
 train-video: $(STAMP)  ## train, evaluate and export the CNN+LSTM video model
 	$(LAUNCH) $(PY) -m pipelines.video $(TRAIN_FLAGS) $(if $(CELL),--cell $(CELL))
 
-classify-video: $(STAMP)  ## label every frame of VIDEO=file|folder/|stream URL|camera index (MODEL SERVER OUT ARGS=--annotate)
+classify-video: $(STAMP)  ## label every frame of VIDEO=file|folder/|stream URL|camera index (MODEL SERVER OUT ARGS="--annotate", "--runtime litert")
 	@test -n "$(VIDEO)" || { echo "error: give the video: make classify-video VIDEO=path/to/clip.mp4 (or a folder, a stream URL, a camera index)" >&2; exit 2; }
 	$(PY) -m serving.classify.video "$(VIDEO)" --model $(MODEL) $(if $(SERVER),--server "$(SERVER)") $(if $(OUT),--out "$(OUT)") $(ARGS)
 
-classify-image: $(STAMP)  ## top classes of IMAGE=photo|folder/ with the image model (SERVER OUT ARGS=--explain)
+classify-image: $(STAMP)  ## top classes of IMAGE=photo|folder/ with the image model (SERVER OUT ARGS="--explain", "--runtime litert")
 	@test -n "$(IMAGE)" || { echo "error: give the photo: make classify-image IMAGE=path/to/photo.jpg (or a folder of photos)" >&2; exit 2; }
 	$(PY) -m serving.classify.image "$(IMAGE)" $(if $(SERVER),--server "$(SERVER)") $(if $(OUT),--out "$(OUT)") $(ARGS)
 
@@ -87,6 +88,9 @@ classify-library: $(STAMP)  ## classify every video INPUT='glob' matches, as an 
 	@test -n "$(INPUT)" || { echo "error: give the videos: make classify-library INPUT='videos/**' OUT=runs/library (quote the glob)" >&2; exit 2; }
 	@test -n "$(OUT)" || { echo "error: give the output folder: make classify-library INPUT='$(INPUT)' OUT=runs/library" >&2; exit 2; }
 	$(PY) -m serving.classify.library "$(INPUT)" --out "$(OUT)" --model $(MODEL) $(if $(SERVER),--server "$(SERVER)") $(BEAM_ARGS) $(ARGS)
+
+export-lite: $(STAMP)  ## the latest MODEL=video|image export as LiteRT float32/float16/int8 .tflite files: export/<name>_lite/<version>/ (VERSION ARGS)
+	$(PY) -m pipelines.litert.export --model $(MODEL) $(if $(VERSION),--version $(VERSION)) $(ARGS)
 
 serve: $(STAMP)  ## serve every model under export/ over TF Serving's REST API on PORT
 	$(PY) -m serving.rest.serve --port $(PORT) --host $(HOST) $(ARGS)

@@ -15,9 +15,11 @@ which the project never uses. Any other record passes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -59,3 +61,24 @@ def import_tensorflow() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def native_output_silenced(*descriptors: int) -> Iterator[None]:
+    """File descriptors (default 2, stderr) point to /dev/null for the block: what native code writes
+    straight to them (LiteRT's "Created TensorFlow Lite XNNPACK delegate", the converter's quantiser
+    settings) stays off the terminal. Python's own streams are flushed first; errors still come back
+    as exceptions."""
+    descriptors = descriptors or (2,)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(fd) for fd in descriptors]
+    try:
+        with open(os.devnull, "w") as devnull:
+            for fd in descriptors:
+                os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        for fd, copy in zip(descriptors, saved):
+            os.dup2(copy, fd)
+            os.close(copy)

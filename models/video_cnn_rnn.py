@@ -36,6 +36,20 @@ from models import frame_encoders
 from models.cells import VIDEO_CELLS as CELLS
 
 
+def scale_frames(images, scaling: str, grey: bool):
+    """(n, size, size, 3) float32 pixels 0..255 → the encoder's input: grey if asked, then standardised
+    (or left as pixels). FramePreprocess after its resize; the device step (models/device_step.py)
+    runs it alone on frames already at the model's size."""
+    if grey:
+        luma = keras.ops.convert_to_tensor([0.299, 0.587, 0.114], "float32")
+        images = keras.ops.repeat(keras.ops.sum(images * luma, axis=-1, keepdims=True), 3, axis=-1)
+    if scaling == "pixels":
+        return images
+    mean = keras.ops.mean(images, axis=(1, 2, 3), keepdims=True)
+    std = keras.ops.std(images, axis=(1, 2, 3), keepdims=True)
+    return (images - mean) / keras.ops.maximum(std, 1.0)
+
+
 @keras.saving.register_keras_serializable(package="video")
 class FramePreprocess(layers.Layer):
     """uint8 frames (batch, time, h, w, 3) of any size → float32 (batch * time, size, size, 3).
@@ -59,14 +73,7 @@ class FramePreprocess(layers.Layer):
         shape = keras.ops.shape(frames)
         images = keras.ops.reshape(keras.ops.cast(frames, "float32"), (-1, shape[2], shape[3], shape[4]))
         images = keras.ops.image.resize(images, (self.size, self.size), antialias=True)
-        if self.grey:
-            luma = keras.ops.convert_to_tensor([0.299, 0.587, 0.114], "float32")
-            images = keras.ops.repeat(keras.ops.sum(images * luma, axis=-1, keepdims=True), 3, axis=-1)
-        if self.scaling == "pixels":
-            return images
-        mean = keras.ops.mean(images, axis=(1, 2, 3), keepdims=True)
-        std = keras.ops.std(images, axis=(1, 2, 3), keepdims=True)
-        return (images - mean) / keras.ops.maximum(std, 1.0)
+        return scale_frames(images, self.scaling, self.grey)
 
     def compute_output_shape(self, input_shape):
         return (None, self.size, self.size, 3)

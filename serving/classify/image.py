@@ -1,7 +1,7 @@
 """Classify a photo or a folder of photos with the image model: ``make classify-image IMAGE=...``.
 
     python -m serving.classify.image PHOTO|FOLDER [--server URL] [--out DIR] [--explain] [--top 5]
-        [--export-dir export] [--batch-size 16]
+        [--runtime savedmodel|litert] [--precision float32|float16|int8] [--export-dir export] [--batch-size 16]
 
 - One photo: its top classes with their probabilities, one per line (``cat 0.99``), on stdout.
   ``--explain`` also writes ``OUT/gradcam.jpg`` (default ``runs/classify_image/<photo stem>/``).
@@ -13,6 +13,10 @@
 Photos go as their own JPEG/PNG bytes to the export's ``encoded`` signature, in this process or, with
 ``--server``, through TF Serving's REST API: the model decodes them, as it would any client's. Heat
 maps need the model's layers, so ``--explain`` reads the local export even with ``--server``.
+``--runtime litert`` classifies with the ``.tflite`` file of ``make export-lite MODEL=image`` at
+``--precision`` instead, one photo per call: each photo is decoded with TensorFlow's decoders and
+resized to the model's size with the anti-aliased bilinear resize its training photos had
+(``models.resizing``), as a device application would before calling the model.
 
 Bad input is one line and exit 2, before TensorFlow loads: a missing path, an empty file, a file that
 is not an image, a decompression bomb (``photos.MAX_PIXELS``), a folder without photos. In a folder, a
@@ -32,8 +36,8 @@ from tqdm import tqdm
 
 from common import cli, quiet
 from common.errors import UserError
-from serving.classify import gradcam, image_page, photos
-from serving.export import layout
+from serving.classify import gradcam, image_page, litert_classifiers, photos
+from serving.export import layout, litert_convert
 from serving.rest import client as rest_client
 
 MODEL = "image"
@@ -45,6 +49,15 @@ def build_parser() -> cli.ArgumentParser:
     )
     parser.add_argument("image", help="a photo (jpg, png, bmp, webp) or a folder of photos")
     parser.add_argument("--server", default=None, help="TF Serving REST URL, e.g. http://127.0.0.1:8501")
+    parser.add_argument(
+        "--runtime",
+        default="savedmodel",
+        choices=litert_classifiers.RUNTIMES,
+        help="savedmodel, or litert: the .tflite of make export-lite MODEL=image",
+    )
+    parser.add_argument(
+        "--precision", default="float32", choices=litert_convert.PRECISIONS, help="--runtime litert: which file"
+    )
     parser.add_argument("--out", default=None, help="output folder (default runs/classify_image/<name>/)")
     parser.add_argument("--export-dir", default="export", help="TF Serving model base directory")
     parser.add_argument("--explain", action="store_true", help="a Grad-CAM heat map per photo")
@@ -54,10 +67,19 @@ def build_parser() -> cli.ArgumentParser:
 
 
 class PhotoClassifier:
-    """``classify([bytes]) → (n, classes)`` probabilities from the ``encoded`` signature, here or over REST."""
+    """``classify([bytes]) → (n, classes)`` probabilities from the ``encoded`` signature, here or over REST,
+    or (``runtime="litert"``) from the LiteRT file at ``precision``."""
 
-    def __init__(self, export_root: str, server: str | None):
+    def __init__(self, export_root: str, server: str | None, runtime: str = "savedmodel", precision: str = "float32"):
         self.server = server
+        self._lite = None
+        if runtime == "litert":
+            if server:
+                raise UserError("--runtime litert runs the .tflite file in this process: leave out --server")
+            self._lite = litert_classifiers.LiteRTClassifier(MODEL, export_root, precision)
+            self.class_names, self.version, self.where = self._lite.class_names, self._lite.version, self._lite.location
+            quiet.import_tensorflow()  # its decoders and resize: the pixels the model was trained on
+            return
         if server:
             try:
                 self._client = rest_client.Client(server, timeout=120)
@@ -84,6 +106,16 @@ class PhotoClassifier:
         self._loaded = loaded
 
     def classify(self, data: list[bytes]) -> np.ndarray:
+        if self._lite is not None:
+            import tensorflow as tf  # deferred: loaded by then
+
+            from models import resizing
+
+            size = self._lite.image_size
+            pixels = [
+                resizing.resize_uint8(tf.io.decode_image(b, channels=3, expand_animations=False), size) for b in data
+            ]
+            return self._lite(np.stack([image.numpy() for image in pixels]))
         if self.server:
             inputs = {"image_bytes": np.array(data, dtype=object)}
             try:
@@ -135,7 +167,7 @@ def make_explainer(args, classifier: PhotoClassifier):
 
 
 def one_photo(args, photo: photos.Photo) -> int:
-    classifier = PhotoClassifier(args.export_dir, args.server)
+    classifier = PhotoClassifier(args.export_dir, args.server, args.runtime, args.precision)
     probabilities = classify_photos(classifier, [photo], 1)[0]
     order = np.argsort(-probabilities)[: max(1, args.top)]
     for index in order:
@@ -161,7 +193,7 @@ def folder(args, root: pathlib.Path) -> int:
         raise UserError(f"none of the {len(paths)} photo(s) under {root} can be read (see above)")
     out = pathlib.Path(args.out) if args.out else default_out(args.image)
     out.mkdir(parents=True, exist_ok=True)
-    classifier = PhotoClassifier(args.export_dir, args.server)
+    classifier = PhotoClassifier(args.export_dir, args.server, args.runtime, args.precision)
     probabilities = classify_photos(classifier, checked, args.batch_size)
     class_names = classifier.class_names
     with open(out / "predictions.csv", "w", encoding="utf-8", newline="") as handle:

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from common.errors import UserError
-from serving.classify import frame_classifiers, live_source, video_page, video_reader
+from serving.classify import frame_classifiers, litert_classifiers, live_source, video_page, video_reader
 from serving.classify.annotated_writer import AnnotatedWriter, h264_available
 from serving.classify.outputs import Rows, Segments, Timeline
 from serving.classify.prefetch import prefetch
@@ -43,9 +43,16 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--smooth must be 0 (off) or a number of frames, got {args.smooth}")
     if args.retries < 0 or args.retry_delay < 0:
         raise UserError("--retries and --retry-delay must be 0 or more")
+    if getattr(args, "runtime", "savedmodel") == "litert" and args.server:
+        raise UserError("--runtime litert runs the .tflite file in this process: leave out --server")
 
 
 def make_classifier(args: argparse.Namespace):
+    if getattr(args, "runtime", "savedmodel") == "litert":  # the library job's arguments have no runtime
+        classifier = litert_classifiers.LiteRTClassifier(args.model, args.export_dir, args.precision, args.threads)
+        if args.image_size and args.image_size != classifier.image_size:
+            raise UserError(f"--image-size {args.image_size}: the LiteRT model takes {classifier.image_size}")
+        return classifier
     if args.server:
         return frame_classifiers.RestClassifier(
             args.model, args.server, args.encoding, args.export_dir, image_size=args.image_size

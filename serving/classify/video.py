@@ -1,6 +1,7 @@
 """Classify every frame of a video, a folder of videos or a live stream: ``make classify-video VIDEO=...``.
 
     python -m serving.classify.video VIDEO --model video [--server URL] [--out DIR] [--annotate]
+        [--runtime savedmodel|litert] [--precision float32|float16|int8]
         [--export-dir export] [--batch-size 32] [--smooth N] [--encoding png|jpeg|raw]
         [--annotate-scale 1.0] [--threads 1] [--decoder-threads 0] [--retries 3] [--retry-delay 1]
 
@@ -19,6 +20,10 @@ Writes to ``--out`` (default ``runs/classify/<video file stem>/``):
 - ``annotated.mp4`` only with ``--annotate`` (``serving.annotated_writer``): every frame with its
   label and score drawn on it, H.264 (browser-playable) where PyAV is installed, else MPEG-4.
 
+``--runtime litert`` runs the ``.tflite`` file of ``make export-lite`` at ``--precision`` (default
+float32) with the LiteRT runtime instead of the SavedModel (``serving.classify.litert_classifiers``):
+one frame per call, states carried, as on a device; the outputs are the same files.
+
 Without ``--annotate`` nothing is re-encoded, so the command runs at the speed of decoding. Threads
 overlap: decoding (``serving.video_reader``), resizing + inference in batches (this thread), and
 encoding. Queues between them hold one or two chunks of at most 24 MB of frames each and every
@@ -32,7 +37,7 @@ frames.csv stay the model's own probabilities.
 
 SIGINT/SIGTERM (Ctrl-C) stop at the next batch and every output is written for the frames done
 (a live source: every frame that had arrived). Exit status 0 on success; 2 with one line on stderr
-for bad input (missing file, not a video, no frames, no exported model, unreachable stream, camera
+for bad input (missing file, not a video, no frames, no exported model or LiteRT file, unreachable stream, camera
 that does not exist, folder with no videos); 1 when some videos of a folder failed. A file that
 breaks off part-way: its frames before the break are classified and a warning is printed.
 """
@@ -45,7 +50,8 @@ import sys
 from collections.abc import Sequence
 
 from common import cli  # its common.quiet sets the native log levels before TensorFlow is imported
-from serving.classify import folder, live_source, runner
+from serving.classify import folder, litert_classifiers, live_source, runner
+from serving.export import litert_convert
 
 MAX_PRINTED_SEGMENTS = 40
 
@@ -60,6 +66,15 @@ def build_parser() -> cli.ArgumentParser:
     )
     parser.add_argument("--model", default="video", choices=["video", "image"], help="video: CNN+RNN; image: CNN")
     parser.add_argument("--server", default=None, help="TF Serving REST URL, e.g. http://127.0.0.1:8501")
+    parser.add_argument(
+        "--runtime",
+        default="savedmodel",
+        choices=litert_classifiers.RUNTIMES,
+        help="savedmodel, or litert: the .tflite of make export-lite, one frame per call",
+    )
+    parser.add_argument(
+        "--precision", default="float32", choices=litert_convert.PRECISIONS, help="--runtime litert: which file"
+    )
     parser.add_argument("--out", default=None, help="output folder (default runs/classify/<video stem>/)")
     parser.add_argument("--export-dir", default="export", help="TF Serving model base directory")
     parser.add_argument("--batch-size", type=int, default=32, help="frames per inference call (live: at most)")
@@ -74,7 +89,7 @@ def build_parser() -> cli.ArgumentParser:
     )
     parser.add_argument("--image-size", type=int, default=None, help="model input side (default: export config)")
     parser.add_argument(
-        "--threads", type=int, default=1, help="TensorFlow threads for in-process inference (0: TensorFlow's choice)"
+        "--threads", type=int, default=1, help="threads for in-process inference, TensorFlow or LiteRT (0: its choice)"
     )
     parser.add_argument(
         "--decoder-threads", type=int, default=0, help="FFmpeg decoding threads (0: one per core but one)"

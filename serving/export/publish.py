@@ -108,6 +108,36 @@ def publish(
     return target
 
 
+def publish_as_version(
+    export_root: str | pathlib.Path, name: str, version: int, write: Callable[[pathlib.Path], None]
+) -> pathlib.Path:
+    """Writes ``export/<name>/<version>/`` for a version number chosen by the caller (the LiteRT files
+    of SavedModel version ``version``): staged in a hidden sibling by ``write``, then renamed into
+    place. An existing version of that number (an earlier conversion) is first moved aside, then
+    removed: a reader sees the old files or the new ones, or for an instant none, never a mixture."""
+    model_dir = pathlib.Path(export_root) / name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=".tmp-", dir=model_dir))
+    target = model_dir / str(version)
+    try:
+        write(staging)
+        _fsync_tree(staging)
+        with _locked(pathlib.Path(export_root)):
+            os.chmod(staging, 0o755)
+            if target.exists():
+                retired = pathlib.Path(tempfile.mkdtemp(prefix=".old-", dir=model_dir))
+                os.rename(target, retired / "version")
+                os.rename(staging, target)
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logging.info("published %s", target)
+    return target
+
+
 def publish_checked(
     export_root: str | pathlib.Path,
     name: str,
