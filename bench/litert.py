@@ -115,7 +115,7 @@ def _models(lite: pathlib.Path) -> dict[str, litert_model.LiteModel]:
 def video_probabilities(source: pathlib.Path, lite: pathlib.Path, videos: list[np.ndarray]) -> dict[str, list]:
     """Per runtime, each video's (frames, classes) probabilities: the SavedModel's stream from zero
     states on the whole video, each .tflite one frame at a time, states carried."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: `make bench` imports every bench module
 
     metadata = json.loads((lite / layout.LITE_COMPLETE).read_text())
     stream = tf.saved_model.load(str(source)).signatures["stream"]
@@ -165,7 +165,7 @@ def embedded_rows(row, source: pathlib.Path, lite: pathlib.Path) -> None:
 
 
 def image_rows(row, source: pathlib.Path, lite: pathlib.Path) -> None:
-    import tensorflow as tf
+    import tensorflow as tf  # deferred, as above
 
     config = rebuild.typed_config("image", rebuild.read_settings(source))
     data = calibration.load_data("image", config)
@@ -187,7 +187,7 @@ def image_rows(row, source: pathlib.Path, lite: pathlib.Path) -> None:
 
 
 def _read_video(path: pathlib.Path, size: int) -> np.ndarray:
-    from models import resizing
+    from models import resizing  # deferred: Keras, as TensorFlow above
 
     capture, frames = cv2.VideoCapture(str(path)), []
     while True:

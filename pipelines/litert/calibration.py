@@ -50,10 +50,10 @@ def load_data(kind: str, config):
     """
     try:
         if kind == "video":
-            from pipelines.datasets import video_sources
+            from pipelines.datasets import video_sources  # deferred: TensorFlow, after the checks
 
             return video_sources.load(config.data, config.model.frame_size, config.seed)
-        from pipelines.datasets import image_sources
+        from pipelines.datasets import image_sources  # deferred: TensorFlow, after the checks
 
         return image_sources.load(config.data, config.model.image_size, config.seed)
     except UserError as error:
@@ -64,7 +64,7 @@ def load_data(kind: str, config):
 
 
 def _shuffled(dataset, seed: int):
-    from pipelines.datasets import pipeline
+    from pipelines.datasets import pipeline  # deferred: TensorFlow
 
     return pipeline.batched(dataset, batch_size=1, training=True, seed=seed, cache=False, shuffle_buffer=SHUFFLE_BUFFER)
 

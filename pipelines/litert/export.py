@@ -40,7 +40,7 @@ import numpy as np
 from common import cli, quiet
 from common.errors import UserError
 from pipelines.litert import calibration, rebuild
-from serving.export import layout, litert_convert, publish
+from serving.export import layout, litert_convert, litert_model, publish
 
 CHECK_SCRIPT = pathlib.Path(litert_convert.__file__).with_name("litert_check.py")
 SIGNATURES = {"video": "stream", "image": "serving_default"}  # what each device model is checked against
@@ -85,7 +85,7 @@ def state_descriptions(model_config) -> list[str]:
 
 def _device_model(rebuilt, name: str):
     """The one-frame (video) or one-image Keras model, its input name and its state shapes."""
-    from models import device_step, video_cnn_rnn
+    from models import device_step, video_cnn_rnn  # deferred: Keras, once the input is checked
 
     if name == "video":
         model_config = rebuilt.config.model
@@ -97,7 +97,7 @@ def _device_model(rebuilt, name: str):
 
 def _expected(loaded, name: str, inputs: np.ndarray, state_shapes: dict) -> np.ndarray:
     """The SavedModel's probabilities on the check inputs: each clip through ``stream`` from zero states."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: loaded by the caller by then
 
     signature = loaded.signatures[SIGNATURES[name]]
     if name == "image":
@@ -186,8 +186,6 @@ def export_litert(
         float_path = pathlib.Path(scratch) / litert_convert.file_name("float32")
         float_path.write_bytes(blobs["float32"])
         if name == "video":
-            from serving.export import litert_model
-
             float_model = litert_model.LiteModel(float_path)
             samples = calibration.video_calibration(
                 float_model, state_shapes, data, config, calibration_samples, calibration_sequences

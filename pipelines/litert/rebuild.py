@@ -17,6 +17,8 @@ from typing import Any
 from common import config as config_lib
 from common import quiet
 from common.errors import UserError
+from pipelines.configs.image import ImageConfig
+from pipelines.configs.video import VideoConfig
 
 KINDS = ("video", "image")  # the exports whose models can be rebuilt
 
@@ -52,9 +54,6 @@ def class_names_of(version_dir: pathlib.Path) -> list[str]:
 
 def typed_config(kind: str, settings: dict[str, Any]):
     """The pipeline config a ``config.json`` describes; keys of no setting (notes an export adds) are left out."""
-    from pipelines.configs.image import ImageConfig
-    from pipelines.configs.video import VideoConfig
-
     config_class = VideoConfig if kind == "video" else ImageConfig
     known = set(config_lib.field_names(config_class))
     values = {key: value for key, value in settings.items() if key in known}
@@ -99,11 +98,11 @@ def rebuild(version_dir: str | pathlib.Path, kind: str, loaded=None) -> Rebuilt:
     import tensorflow as tf  # deferred: bad input is refused before TensorFlow loads
 
     if kind == "video":
-        from models import video_cnn_rnn
+        from models import video_cnn_rnn  # deferred, as TensorFlow above: Keras
 
         model = video_cnn_rnn.build_video_cnn_rnn(config.model, len(class_names), use_cudnn=False)
     else:
-        from models import cnn
+        from models import cnn  # deferred: Keras
 
         model = cnn.build_image_classifier(config.model, len(class_names))
     loaded = loaded if loaded is not None else tf.saved_model.load(str(version_dir))

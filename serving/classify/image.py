@@ -109,7 +109,7 @@ class PhotoClassifier:
         if self._lite is not None:
             import tensorflow as tf  # deferred: loaded by then
 
-            from models import resizing
+            from models import resizing  # deferred with TensorFlow: --runtime litert needs it only here
 
             size = self._lite.image_size
             pixels = [
